@@ -1,0 +1,40 @@
+# The project's one entry point. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test check lint types format clean demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Until the live server exists, the main job is the batch analysis of a generated incident.
+run: $(STAMP)
+	mkdir -p build
+	$(BIN)/streamproc generate --scenario incident --count 2000 --seed 7 --output build/incident.json
+	$(BIN)/streamproc generate --scenario fixed --count 2000 --seed 7 --output build/fixed.json
+	$(BIN)/analyze-traces build/incident.json
+	$(BIN)/analyze-traces build/fixed.json --baseline build/incident.json --bottlenecks
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check streamproc tests
+	$(BIN)/ruff check streamproc tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types test
+
+format: $(STAMP)
+	$(BIN)/ruff format streamproc tests
+	$(BIN)/ruff check --fix streamproc tests
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis

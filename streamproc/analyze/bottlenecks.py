@@ -1,0 +1,90 @@
+"""Bottlenecks: spans whose self time is more than a threshold share of their trace's duration.
+
+Aggregated per (service, operation). An occurrence is a trace in which the operation was a bottleneck;
+when several of its spans were in one trace, their self times add up to that occurrence's self time and
+the pattern comes from the one with the most self time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from streamproc.analyze.stats import PPB, ms
+from streamproc.analyze.text import bottleneck_pattern
+from streamproc.analyze.tree import TraceTree
+
+OperationKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class BottleneckStats:
+    occurrences: int = 0
+    self_ns: int = 0
+    share_ppb: int = 0
+    patterns: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: BottleneckStats) -> None:
+        self.occurrences += other.occurrences
+        self.self_ns += other.self_ns
+        self.share_ppb += other.share_ppb
+        self.patterns.update(other.patterns)
+
+
+class BottleneckAnalyzer:
+    def __init__(self, threshold_pct: float = 20.0) -> None:
+        # Compared in integers: exactly the threshold is not a bottleneck, whatever float rounding says.
+        self._num, self._den = Fraction(str(threshold_pct)).as_integer_ratio()
+        self.trace_count = 0
+        self.stats: dict[OperationKey, BottleneckStats] = {}
+
+    def observe(self, tree: TraceTree, self_times: list[int]) -> None:
+        self.trace_count += 1
+        duration = tree.duration_ns
+        limit = self._num * duration
+        scale = 100 * self._den
+        found: dict[OperationKey, tuple[int, int]] = {}  # key -> (summed self time, index of largest)
+        for index, self_ns in enumerate(self_times):
+            if self_ns * scale > limit and self_ns > 0:
+                span = tree.spans[index]
+                key = (span.service, span.name)
+                total, largest = found.get(key, (0, index))
+                if self_ns > self_times[largest]:
+                    largest = index
+                found[key] = (total + self_ns, largest)
+        for key, (self_ns, largest) in found.items():
+            stats = self.stats.get(key)
+            if stats is None:
+                stats = self.stats[key] = BottleneckStats()
+            stats.occurrences += 1
+            stats.self_ns += self_ns
+            stats.share_ppb += self_ns * PPB // duration
+            stats.patterns[bottleneck_pattern(tree.spans[largest])] += 1
+
+    def merge(self, other: BottleneckAnalyzer) -> None:
+        self.trace_count += other.trace_count
+        for key, stats in other.stats.items():
+            self.stats.setdefault(key, BottleneckStats()).merge(stats)
+
+    def mean_self_ms(self) -> dict[OperationKey, float]:
+        return {key: ms(s.self_ns / s.occurrences) for key, s in self.stats.items()}
+
+    def report(self, *, top: int | None = None) -> list[dict[str, Any]]:
+        ranked = sorted(self.stats.items(), key=lambda item: (-item[1].self_ns, item[0]))
+        rows = []
+        for (service, operation), stats in ranked[:top]:
+            pattern = min(stats.patterns.items(), key=lambda p: (-p[1], p[0]))[0] if stats.patterns else ""
+            rows.append(
+                {
+                    "service": service,
+                    "operation": operation,
+                    "occurrences": stats.occurrences,
+                    "trace_count": self.trace_count,
+                    "mean_self_time_ms": ms(stats.self_ns / stats.occurrences),
+                    "mean_share_pct": round(stats.share_ppb / stats.occurrences / PPB * 100, 2),
+                    "pattern": pattern,
+                }
+            )
+        return rows

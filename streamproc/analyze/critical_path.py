@@ -1,0 +1,199 @@
+"""Critical path: the Jaeger UI algorithm, with its known bugs fixed (DESIGN section 5).
+
+1. PRODUCER -> CONSUMER subtrees are dropped (the producer does not wait for them).
+2. Parents first, each child is clamped to its parent's (already clamped) interval; a child entirely
+   outside its parent is dropped with its subtree.
+3. From a root's end walk backwards: take the last-finishing child, not yet visited, that ended at or before
+   the current point (ties: the earlier-starting child, then the lower span id); the gap between that
+   child's end and the point belongs to the parent. With no such child left, the parent owns the time back
+   to its own start, and the walk returns to its parent at this span's start.
+
+Jaeger compares ends strictly (`<`), which drops back-to-back children, and re-examines visited children,
+which can loop on a zero-length child at the point the walk returns to; both are fixed here. Children of a
+span are sorted once by (end desc, start asc, id): the current point only moves backwards, so one cursor
+per span finds each next candidate. An explicit stack replaces recursion: depth is unbounded.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from streamproc.analyze.stats import ms, pct
+from streamproc.analyze.tree import TraceTree
+from streamproc.model import SpanKind
+
+OperationKey = tuple[str, str]
+
+
+class Section(NamedTuple):
+    span: int  # index into the tree's spans
+    start_ns: int
+    end_ns: int
+
+
+def critical_path(tree: TraceTree) -> list[Section]:
+    """The critical path sections of every root's fragment, in time order within each root."""
+    sections: list[Section] = []
+    for root in tree.roots:
+        sections.extend(_root_path(tree, root))
+    return sections
+
+
+def _clamped_children(tree: TraceTree, root: int) -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
+    spans = tree.spans
+    bounds = {root: (spans[root].start_ns, spans[root].end_ns)}
+    kept: dict[int, list[int]] = {}
+    stack = [root]
+    while stack:
+        parent = stack.pop()
+        low, high = bounds[parent]
+        producer = spans[parent].kind is SpanKind.PRODUCER
+        chosen = []
+        for child in tree.children[parent]:
+            span = spans[child]
+            if producer and span.kind is SpanKind.CONSUMER:
+                continue
+            if span.end_ns < low or span.start_ns > high:
+                continue
+            bounds[child] = (max(span.start_ns, low), min(span.end_ns, high))
+            chosen.append(child)
+            stack.append(child)
+        if chosen:
+            chosen.sort(key=lambda c: (-bounds[c][1], bounds[c][0], spans[c].span_id))
+            kept[parent] = chosen
+    return bounds, kept
+
+
+def _root_path(tree: TraceTree, root: int) -> list[Section]:
+    bounds, kept = _clamped_children(tree, root)
+    reversed_sections: list[Section] = []
+    cursor: dict[int, int] = {}
+    frames = [[root, bounds[root][1]]]  # [span, current point]
+    while frames:
+        frame = frames[-1]
+        node, point = frame
+        candidates = kept.get(node, ())
+        position = cursor.get(node, 0)
+        while position < len(candidates) and bounds[candidates[position]][1] > point:
+            position += 1
+        if position < len(candidates):
+            child = candidates[position]
+            cursor[node] = position + 1
+            child_start, child_end = bounds[child]
+            if point > child_end:
+                reversed_sections.append(Section(node, child_end, point))
+            frame[1] = child_start
+            frames.append([child, child_end])
+        else:
+            start = bounds[node][0]
+            if point > start:
+                reversed_sections.append(Section(node, start, point))
+            frames.pop()
+    reversed_sections.reverse()
+    return reversed_sections
+
+
+@dataclass(slots=True)
+class PathStats:
+    total_ns: int = 0
+    trace_count: int = 0
+
+
+@dataclass(order=True, slots=True)
+class _Slowest:
+    duration_ns: int
+    trace_id_order: bytes  # inverted id: among equal durations the lower id ranks as slower
+    entry: dict[str, Any] = field(compare=False)
+
+
+class CriticalPathAnalyzer:
+    """Time on the critical path per (service, operation), and the paths of the slowest traces."""
+
+    def __init__(self, keep: int = 10) -> None:
+        self.keep = keep
+        self.total_ns = 0
+        self.stats: dict[OperationKey, PathStats] = {}
+        self._slowest: list[_Slowest] = []
+
+    def observe(self, tree: TraceTree) -> None:
+        sections = critical_path(tree)
+        per_span: dict[int, int] = {}
+        for section in sections:
+            per_span[section.span] = per_span.get(section.span, 0) + section.end_ns - section.start_ns
+        seen: set[OperationKey] = set()
+        for index, critical_ns in per_span.items():
+            span = tree.spans[index]
+            key = (span.service, span.name)
+            stats = self.stats.get(key)
+            if stats is None:
+                stats = self.stats[key] = PathStats()
+            stats.total_ns += critical_ns
+            if key not in seen:
+                seen.add(key)
+                stats.trace_count += 1
+            self.total_ns += critical_ns
+        self._remember(tree, per_span)
+
+    def _remember(self, tree: TraceTree, per_span: dict[int, int]) -> None:
+        order = bytes(255 - b for b in tree.trace_id)
+        if self.keep <= 0:
+            return
+        if len(self._slowest) >= self.keep and (tree.duration_ns, order) <= (
+            self._slowest[0].duration_ns,
+            self._slowest[0].trace_id_order,
+        ):
+            return
+        item = _Slowest(tree.duration_ns, order, _path_entry(tree, per_span))
+        if len(self._slowest) < self.keep:
+            heapq.heappush(self._slowest, item)
+        else:
+            heapq.heapreplace(self._slowest, item)
+
+    def merge(self, other: CriticalPathAnalyzer) -> None:
+        self.total_ns += other.total_ns
+        for key, stats in other.stats.items():
+            mine = self.stats.setdefault(key, PathStats())
+            mine.total_ns += stats.total_ns
+            mine.trace_count += stats.trace_count
+        for item in other._slowest:
+            if len(self._slowest) < self.keep:
+                heapq.heappush(self._slowest, item)
+            elif item > self._slowest[0]:
+                heapq.heapreplace(self._slowest, item)
+
+    def report_paths(self, *, top: int | None = None) -> list[dict[str, Any]]:
+        return [item.entry for item in sorted(self._slowest, reverse=True)[:top]]
+
+    def report_summary(self, *, top: int | None = None) -> list[dict[str, Any]]:
+        ranked = sorted(self.stats.items(), key=lambda item: (-item[1].total_ns, item[0]))
+        return [
+            {
+                "service": service,
+                "operation": operation,
+                "total_ms": ms(stats.total_ns),
+                "share_pct": pct(stats.total_ns, self.total_ns),
+                "trace_count": stats.trace_count,
+            }
+            for (service, operation), stats in ranked[:top]
+        ]
+
+
+def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> dict[str, Any]:
+    spans = tree.spans
+    return {
+        "trace_id": tree.trace_id.hex(),
+        "total_duration_ms": ms(tree.duration_ns),
+        "critical_path_duration_ms": ms(sum(per_span.values())),
+        "spans": [
+            {
+                "span_id": spans[index].span_id.hex(),
+                "service": spans[index].service,
+                "operation": spans[index].name,
+                "duration_ms": ms(spans[index].end_ns - spans[index].start_ns),
+                "critical_ms": ms(critical_ns),
+            }
+            for index, critical_ns in per_span.items()
+        ],
+    }

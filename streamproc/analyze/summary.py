@@ -1,0 +1,79 @@
+"""Summary: trace and span counts, error counts and rate, time range, trace duration statistics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from streamproc.analyze.stats import NS_PER_MS, ms, pct, percentiles
+from streamproc.analyze.tree import TraceTree
+
+
+class SummaryAnalyzer:
+    """Counts and the duration of every trace (exact; the live path swaps in a sketch for the durations)."""
+
+    def __init__(self) -> None:
+        self.trace_count = 0
+        self.span_count = 0
+        self.error_traces = 0
+        self.error_spans = 0
+        self.partial_traces = 0
+        self.start_ns: int | None = None
+        self.end_ns: int | None = None
+        self.durations_ns: list[int] = []
+
+    def observe(self, tree: TraceTree) -> None:
+        self.trace_count += 1
+        self.span_count += len(tree.spans)
+        self.error_spans += tree.error_span_count
+        self.error_traces += tree.is_error
+        self.partial_traces += tree.partial
+        self.durations_ns.append(tree.duration_ns)
+        self.start_ns = tree.start_ns if self.start_ns is None else min(self.start_ns, tree.start_ns)
+        self.end_ns = tree.end_ns if self.end_ns is None else max(self.end_ns, tree.end_ns)
+
+    def merge(self, other: SummaryAnalyzer) -> None:
+        self.trace_count += other.trace_count
+        self.span_count += other.span_count
+        self.error_traces += other.error_traces
+        self.error_spans += other.error_spans
+        self.partial_traces += other.partial_traces
+        self.durations_ns.extend(other.durations_ns)
+        for bound in (other.start_ns, other.end_ns):
+            if bound is not None:
+                self.start_ns = bound if self.start_ns is None else min(self.start_ns, bound)
+                self.end_ns = bound if self.end_ns is None else max(self.end_ns, bound)
+
+    @property
+    def error_rate(self) -> float:
+        return pct(self.error_traces, self.trace_count)
+
+    def report(self, *, skipped_spans: int) -> dict[str, Any]:
+        durations = self.durations_ns
+        p50, p95, p99 = percentiles(durations, (50, 95, 99))
+        return {
+            "trace_count": self.trace_count,
+            "span_count": self.span_count,
+            "error_count": self.error_traces,
+            "error_span_count": self.error_spans,
+            "error_rate": self.error_rate,
+            "skipped_spans": skipped_spans,
+            "time_range": {"start": iso_time(self.start_ns), "end": iso_time(self.end_ns)},
+            "duration_stats": {
+                "min_ms": ms(min(durations)) if durations else 0.0,
+                "mean_ms": round(sum(durations) / len(durations) / NS_PER_MS, 3) if durations else 0.0,
+                "p50_ms": ms(p50),
+                "p95_ms": ms(p95),
+                "p99_ms": ms(p99),
+                "max_ms": ms(max(durations)) if durations else 0.0,
+            },
+        }
+
+
+def iso_time(ns: int | None) -> str | None:
+    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds (`2026-11-25T08:00:00.000000Z`)."""
+    if ns is None:
+        return None
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

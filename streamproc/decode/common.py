@@ -1,0 +1,167 @@
+"""Pieces every decoder shares: id parsing, attribute extraction, per-span problems, grouping into traces."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamproc.model import (
+    ATTRIBUTE_INDEX,
+    NO_ATTRIBUTES,
+    SkippedSpan,
+    SkipReason,
+    Span,
+    SpanAttributes,
+    Trace,
+)
+
+TRACE_ID_BYTES = 16
+SPAN_ID_BYTES = 8
+_ATTRIBUTE_COUNT = len(SpanAttributes._fields)
+
+
+class SpanProblem(Exception):  # noqa: N818 - a signal inside decoders, never raised past them
+    """Raised while building one span; the decoder turns it into a SkippedSpan and goes on."""
+
+    def __init__(self, reason: SkipReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class DecodeResult:
+    """Spans decoded from one input, and the spans that had to be skipped."""
+
+    spans: list[Span] = field(default_factory=list)
+    skipped: list[SkippedSpan] = field(default_factory=list)
+
+    def skip(self, problem: SpanProblem, raw: Any, trace_key: str, span_key: str) -> None:
+        trace_id = raw.get(trace_key, "") if isinstance(raw, dict) else ""
+        span_id = raw.get(span_key, "") if isinstance(raw, dict) else ""
+        self.skipped.append(SkippedSpan(problem.reason, problem.detail, str(trace_id), str(span_id)))
+
+    def extend(self, other: DecodeResult) -> None:
+        self.spans.extend(other.spans)
+        self.skipped.extend(other.skipped)
+
+
+def parse_hex_id(value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str) -> bytes:
+    """Decode a hex id of one of `sizes` bytes, left-padded with zeros to `pad_to` bytes.
+
+    An all-zero id is invalid (OTLP and W3C trace context both say so).
+    """
+    if not isinstance(value, str):
+        raise SpanProblem(reason, f"{what} is {type(value).__name__}, expected a hex string")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise SpanProblem(reason, f"{what} {value!r} is not hex") from None
+    if len(raw) not in sizes:
+        expected = " or ".join(str(size * 2) for size in sizes)
+        raise SpanProblem(reason, f"{what} {value!r} has {len(value)} hex digits, expected {expected}")
+    if not any(raw):
+        raise SpanProblem(reason, f"{what} is all zeros")
+    if len(raw) < pad_to:
+        raw = bytes(pad_to - len(raw)) + raw
+    return raw
+
+
+def parse_parent_id(value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,)) -> bytes:
+    """A parent span id; empty, missing or all-zero means the span is a root."""
+    if value is None or value == "":
+        return b""
+    if isinstance(value, str) and value.strip("0") == "":
+        return b""
+    return parse_hex_id(
+        value, sizes=sizes, pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_PARENT_ID, what="parent span id"
+    )
+
+
+def to_int(value: Any, what: str) -> int:
+    """An integer field that JSON may carry as a number or (int64 in OTLP JSON) as a string."""
+    if isinstance(value, bool):
+        raise SpanProblem(SkipReason.BAD_FIELD, f"{what} is a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if value is None:
+        raise SpanProblem(SkipReason.MISSING_FIELD, f"{what} is missing")
+    raise SpanProblem(SkipReason.BAD_FIELD, f"{what} {value!r} is not an integer")
+
+
+def check_times(start_ns: int, end_ns: int) -> None:
+    if end_ns < start_ns:
+        raise SpanProblem(SkipReason.END_BEFORE_START, f"end {end_ns} is before start {start_ns}")
+
+
+def scalar_text(value: Any) -> str | None:
+    """A scalar attribute value as text (booleans lowercase, as OTel renders them); None for containers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
+    """Keep only the attributes the analyses use; the preferred key wins where both conventions appear."""
+    values: list[str | None] | None = None
+    ranks: list[int] | None = None
+    for key, value in pairs:
+        slot = ATTRIBUTE_INDEX.get(key)
+        if slot is None:
+            continue
+        text = scalar_text(value)
+        if text is None:
+            continue
+        if values is None or ranks is None:
+            values = [None] * _ATTRIBUTE_COUNT
+            ranks = [sys.maxsize] * _ATTRIBUTE_COUNT
+        position, rank = slot
+        if rank < ranks[position]:
+            values[position] = text
+            ranks[position] = rank
+    if values is None:
+        return NO_ATTRIBUTES
+    return SpanAttributes(*values)
+
+
+def intern_text(value: Any, default: str = "") -> str:
+    """Service and operation names repeat across spans: keep one copy of each."""
+    if not isinstance(value, str) or not value:
+        return default
+    return sys.intern(value)
+
+
+def group_traces(spans: Iterable[Span]) -> tuple[list[Trace], list[SkippedSpan]]:
+    """Group spans by trace id, in first-seen order; a repeated span id within a trace is skipped."""
+    by_trace: dict[bytes, dict[bytes, Span]] = {}
+    skipped: list[SkippedSpan] = []
+    for span in spans:
+        members = by_trace.get(span.trace_id)
+        if members is None:
+            by_trace[span.trace_id] = {span.span_id: span}
+        elif span.span_id in members:
+            skipped.append(
+                SkippedSpan(
+                    SkipReason.DUPLICATE_SPAN,
+                    "span id repeats within its trace",
+                    span.trace_id.hex(),
+                    span.span_id.hex(),
+                )
+            )
+        else:
+            members[span.span_id] = span
+    traces = [Trace(trace_id, tuple(members.values())) for trace_id, members in by_trace.items()]
+    return traces, skipped

@@ -1,0 +1,124 @@
+"""OTLP JSON (`resourceSpans`, also the older `instrumentationLibrarySpans`) into spans.
+
+OTLP JSON rules: ids are hex strings (trace 32 digits, span 16), enums are integers (names accepted too),
+64-bit integers may be strings or numbers, keys are lowerCamelCase. The Collector's file exporter writes one
+such document per line (JSON Lines), a trace split across lines and resources; the spans of every line are
+decoded alike and regrouped by trace id afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from streamproc.decode.common import (
+    SPAN_ID_BYTES,
+    TRACE_ID_BYTES,
+    DecodeResult,
+    SpanProblem,
+    check_times,
+    extract_attributes,
+    intern_text,
+    parse_hex_id,
+    parse_parent_id,
+    scalar_text,
+    to_int,
+)
+from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+
+_SCALAR_KEYS = ("stringValue", "intValue", "boolValue", "doubleValue")
+
+
+def is_otlp(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("resourceSpans"), list)
+
+
+def decode_otlp_json(doc: Any) -> DecodeResult:
+    result = DecodeResult()
+    for resource_spans in doc.get("resourceSpans") or ():
+        resource = resource_spans.get("resource") or {}
+        attributes = dict(_attribute_pairs(resource.get("attributes")))
+        service = intern_text(attributes.get("service.name"), UNKNOWN_SERVICE)
+        scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
+        for scope in scopes:
+            for raw in scope.get("spans") or ():
+                try:
+                    result.spans.append(_span(raw, service))
+                except SpanProblem as problem:
+                    result.skip(problem, raw, "traceId", "spanId")
+                except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                    result.skip(
+                        SpanProblem(SkipReason.BAD_FIELD, f"malformed span: {exc}"), raw, "traceId", "spanId"
+                    )
+    return result
+
+
+def any_value(value: Any) -> Any:
+    """The scalar inside an OTLP JSON AnyValue (`{"intValue": "3"}` -> "3"); None for arrays and maps."""
+    if not isinstance(value, dict):
+        return None
+    for key in _SCALAR_KEYS:
+        if key in value:
+            return value[key]
+    return None
+
+
+def _attribute_pairs(attributes: Any) -> Iterator[tuple[str, Any]]:
+    for attribute in attributes or ():
+        yield attribute.get("key", ""), any_value(attribute.get("value"))
+
+
+def _enum(value: Any, prefix: str, names: dict[str, int], what: str) -> int:
+    if isinstance(value, str) and value.startswith(prefix):
+        if value in names:
+            return names[value]
+        raise SpanProblem(SkipReason.BAD_FIELD, f"{what} {value!r} is unknown")
+    if value is None:
+        return 0
+    return to_int(value, what)
+
+
+_KIND_NAMES = {f"SPAN_KIND_{kind.name}": kind.value for kind in SpanKind}
+_STATUS_NAMES = {f"STATUS_CODE_{code.name}": code.value for code in StatusCode}
+
+
+def _span(raw: dict[str, Any], service: str) -> Span:
+    trace_id = parse_hex_id(
+        raw.get("traceId"),
+        sizes=(16,),
+        pad_to=TRACE_ID_BYTES,
+        reason=SkipReason.BAD_TRACE_ID,
+        what="trace id",
+    )
+    span_id = parse_hex_id(
+        raw.get("spanId"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+    )
+    start_ns = to_int(raw.get("startTimeUnixNano"), "startTimeUnixNano")
+    end_ns = to_int(raw.get("endTimeUnixNano"), "endTimeUnixNano")
+    check_times(start_ns, end_ns)
+    kind_value = _enum(raw.get("kind"), "SPAN_KIND_", _KIND_NAMES, "kind")
+    status = raw.get("status") or {}
+    code_value = _enum(status.get("code"), "STATUS_CODE_", _STATUS_NAMES, "status code")
+    try:
+        kind, code = SpanKind(kind_value), StatusCode(code_value)
+    except ValueError as exc:
+        raise SpanProblem(SkipReason.BAD_FIELD, str(exc)) from None
+    pairs = list(_attribute_pairs(raw.get("attributes")))
+    for event in raw.get("events") or ():
+        if event.get("name") == "exception":
+            pairs.extend(_attribute_pairs(event.get("attributes")))
+            break
+    message = status.get("message") or ""
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parse_parent_id(raw.get("parentSpanId")),
+        service=service,
+        name=intern_text(raw.get("name")),
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=code,
+        status_message=str(scalar_text(message) or "") if code is StatusCode.ERROR else "",
+        attributes=extract_attributes(pairs),
+    )

@@ -1,0 +1,194 @@
+"""Spans into each file format streamproc reads: the inverse of `decode`, used by `streamproc generate`.
+
+Times are written in microseconds where the format wants them, so generated spans keep to whole µs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from streamproc.decode import Format
+from streamproc.model import ATTRIBUTE_KEYS, Span, SpanKind, StatusCode, Trace
+
+_INT_ATTRIBUTES = frozenset({"http_status_code"})
+_EXCEPTION_FIELDS = frozenset({"exception_type", "exception_message"})
+_NS_PER_US = 1_000
+
+
+def span_attribute_items(span: Span) -> Iterator[tuple[str, str | int]]:
+    """The span's attributes under their preferred keys (exception fields excluded: they are an event)."""
+    for field, value in zip(span.attributes._fields, span.attributes, strict=True):
+        if value is None or field in _EXCEPTION_FIELDS:
+            continue
+        yield ATTRIBUTE_KEYS[field][0], int(value) if field in _INT_ATTRIBUTES else value
+
+
+def exception_items(span: Span) -> list[tuple[str, str]]:
+    a = span.attributes
+    return [
+        (k, v)
+        for k, v in (("exception.type", a.exception_type), ("exception.message", a.exception_message))
+        if v
+    ]
+
+
+def encode(traces: Iterable[Trace], fmt: Format) -> bytes:
+    traces = list(traces)
+    if fmt is Format.JAEGER:
+        return orjson.dumps(
+            {"data": [_jaeger_trace(t) for t in traces], "total": 0, "limit": 0, "errors": None}
+        )
+    if fmt is Format.ZIPKIN:
+        return orjson.dumps([_zipkin_span(s) for t in traces for s in t.spans])
+    spans = [s for t in traces for s in t.spans]
+    if fmt is Format.OTLP_JSON:
+        return orjson.dumps(otlp_document(spans))
+    return b"".join(orjson.dumps(otlp_document(batch)) + b"\n" for batch in _file_exporter_batches(spans))
+
+
+def _file_exporter_batches(spans: list[Span], batch_size: int = 200) -> Iterator[list[Span]]:
+    """Lines as a Collector file exporter writes them: batches in arrival order, so traces span lines."""
+    for offset in range(0, len(spans), batch_size):
+        yield spans[offset : offset + batch_size]
+
+
+# --- Jaeger ---------------------------------------------------------------------------------------------
+
+
+def _jaeger_tag(key: str, value: str | int | bool) -> dict[str, Any]:
+    kind = "bool" if isinstance(value, bool) else "int64" if isinstance(value, int) else "string"
+    return {"key": key, "type": kind, "value": value}
+
+
+def _jaeger_trace(trace: Trace) -> dict[str, Any]:
+    processes: dict[str, str] = {}
+    spans = []
+    for span in trace.spans:
+        pid = processes.setdefault(span.service, f"p{len(processes) + 1}")
+        tags = [_jaeger_tag(k, v) for k, v in span_attribute_items(span)]
+        if span.kind not in (SpanKind.UNSPECIFIED,):
+            tags.append(_jaeger_tag("span.kind", span.kind.name.lower()))
+        if span.status is StatusCode.ERROR:
+            tags.append(_jaeger_tag("error", True))
+            tags.append(_jaeger_tag("otel.status_code", "ERROR"))
+            if span.status_message:
+                tags.append(_jaeger_tag("otel.status_description", span.status_message))
+        elif span.status is StatusCode.OK:
+            tags.append(_jaeger_tag("otel.status_code", "OK"))
+        logs = []
+        if exception_items(span):
+            fields = [_jaeger_tag("event", "exception")] + [
+                _jaeger_tag(k, v) for k, v in exception_items(span)
+            ]
+            logs.append({"timestamp": span.end_ns // _NS_PER_US, "fields": fields})
+        references = []
+        if span.parent_span_id:
+            references.append(
+                {"refType": "CHILD_OF", "traceID": span.trace_id.hex(), "spanID": span.parent_span_id.hex()}
+            )
+        spans.append(
+            {
+                "traceID": span.trace_id.hex(),
+                "spanID": span.span_id.hex(),
+                "operationName": span.name,
+                "references": references,
+                "startTime": span.start_ns // _NS_PER_US,
+                "duration": (span.end_ns - span.start_ns) // _NS_PER_US,
+                "tags": tags,
+                "logs": logs,
+                "processID": pid,
+                "warnings": None,
+            }
+        )
+    return {
+        "traceID": trace.trace_id.hex(),
+        "spans": spans,
+        "processes": {pid: {"serviceName": service, "tags": []} for service, pid in processes.items()},
+        "warnings": None,
+    }
+
+
+# --- Zipkin ---------------------------------------------------------------------------------------------
+
+_ZIPKIN_KINDS = {
+    SpanKind.SERVER: "SERVER",
+    SpanKind.CLIENT: "CLIENT",
+    SpanKind.PRODUCER: "PRODUCER",
+    SpanKind.CONSUMER: "CONSUMER",
+}
+
+
+def _zipkin_span(span: Span) -> dict[str, Any]:
+    tags = {k: str(v) for k, v in span_attribute_items(span)}
+    if span.status is StatusCode.ERROR:
+        tags["otel.status_code"] = "ERROR"
+        tags["error"] = span.status_message
+    elif span.status is StatusCode.OK:
+        tags["otel.status_code"] = "OK"
+    out: dict[str, Any] = {
+        "traceId": span.trace_id.hex(),
+        "id": span.span_id.hex(),
+        "name": span.name,
+        "timestamp": span.start_ns // _NS_PER_US,
+        "duration": (span.end_ns - span.start_ns) // _NS_PER_US,
+        "localEndpoint": {"serviceName": span.service},
+        "tags": tags,
+    }
+    if span.parent_span_id:
+        out["parentId"] = span.parent_span_id.hex()
+    if span.kind in _ZIPKIN_KINDS:
+        out["kind"] = _ZIPKIN_KINDS[span.kind]
+    if exception_items(span):
+        value = orjson.dumps({"exception": dict(exception_items(span))}).decode()
+        out["annotations"] = [{"timestamp": span.end_ns // _NS_PER_US, "value": value}]
+    return out
+
+
+# --- OTLP JSON ------------------------------------------------------------------------------------------
+
+
+def _otlp_value(value: str | int) -> dict[str, str]:
+    return {"intValue": str(value)} if isinstance(value, int) else {"stringValue": value}
+
+
+def otlp_span(span: Span) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "traceId": span.trace_id.hex(),
+        "spanId": span.span_id.hex(),
+        "name": span.name,
+        "kind": int(span.kind),
+        "startTimeUnixNano": str(span.start_ns),
+        "endTimeUnixNano": str(span.end_ns),
+        "attributes": [{"key": k, "value": _otlp_value(v)} for k, v in span_attribute_items(span)],
+        "status": {"code": int(span.status), "message": span.status_message} if span.status else {},
+    }
+    if span.parent_span_id:
+        out["parentSpanId"] = span.parent_span_id.hex()
+    if exception_items(span):
+        out["events"] = [
+            {
+                "timeUnixNano": str(span.end_ns),
+                "name": "exception",
+                "attributes": [{"key": k, "value": _otlp_value(v)} for k, v in exception_items(span)],
+            }
+        ]
+    return out
+
+
+def otlp_document(spans: Iterable[Span]) -> dict[str, Any]:
+    """One ExportTraceServiceRequest in OTLP JSON: a resource per service, in first-seen order."""
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for span in spans:
+        by_service.setdefault(span.service, []).append(otlp_span(span))
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                "scopeSpans": [{"scope": {"name": "streamproc.generate"}, "spans": spans}],
+            }
+            for service, spans in by_service.items()
+        ]
+    }

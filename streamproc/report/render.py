@@ -1,0 +1,234 @@
+"""The report object as JSON (stable keys, two-space indent) or as text a person reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from streamproc.report.table import ms_text, num, pct_text, shorten, table
+
+PATTERN_WIDTH = 72
+
+
+def render_json(report: dict[str, Any]) -> bytes:
+    return orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def render_text(
+    report: dict[str, Any], *, title: str, verbose: bool = False, bottleneck_threshold_pct: float = 20.0
+) -> str:
+    lines = [title, "=" * len(title), ""]
+    if "comparison" in report:
+        lines += _comparison(report["comparison"])
+    lines += _summary(report["summary"])
+    if "bottlenecks" in report:
+        lines += _bottlenecks(report["bottlenecks"], bottleneck_threshold_pct, verbose)
+    if "critical_path_summary" in report:
+        lines += _critical_paths(report["critical_path_summary"], report["critical_paths"], verbose)
+    if "errors" in report:
+        lines += _errors(report["errors"], verbose)
+    if "dependencies" in report:
+        lines += _dependencies(report["dependencies"], verbose)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(summary: dict[str, Any]) -> list[str]:
+    stats = summary["duration_stats"]
+    span = summary["time_range"]
+    rows = [
+        ("Traces", num(summary["trace_count"]), ""),
+        ("Spans", num(summary["span_count"]), ""),
+        ("Error traces", num(summary["error_count"]), f"({pct_text(summary['error_rate'], 2)} of traces)"),
+        ("Error spans", num(summary["error_span_count"]), ""),
+        (
+            "Skipped spans",
+            num(summary["skipped_spans"]),
+            "(bad input, see warnings)" if summary["skipped_spans"] else "",
+        ),
+    ]
+    width = max(len(r[1]) for r in rows)
+    lines = ["Summary"] + [f"  {label:<14} {value:>{width}}  {note}".rstrip() for label, value, note in rows]
+    if span["start"]:
+        lines.append(f"  {'Time range':<14} {span['start']} to {span['end']}")
+    lines += ["", "  Trace duration"]
+    lines += table(
+        ["min", "mean", "p50", "p95", "p99", "max"],
+        [[ms_text(stats[k]) for k in ("min_ms", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")]],
+        right=range(6),
+        indent="    ",
+    )
+    return [*lines, ""]
+
+
+def _bottlenecks(rows: list[dict[str, Any]], threshold: float, verbose: bool) -> list[str]:
+    lines = [f"Bottlenecks (spans with self time over {threshold:g}% of their trace)"]
+    if not rows:
+        return [*lines, "  none found", ""]
+    for rank, row in enumerate(rows, start=1):
+        pattern = row["pattern"] if verbose else shorten(row["pattern"], PATTERN_WIDTH)
+        duration = ms_text(row["mean_self_time_ms"])
+        line = (
+            f"  {rank:>2}. {row['service']}.{row['operation']} - Duration: {duration} "
+            f"({row['mean_share_pct']:.0f}% of trace) - Occurrences: {num(row['occurrences'])}/"
+            f"{num(row['trace_count'])} traces"
+        )
+        lines.append(line + (f" - Pattern: {pattern}" if pattern else ""))
+    return [*lines, ""]
+
+
+def _critical_paths(summary: list[dict[str, Any]], paths: list[dict[str, Any]], verbose: bool) -> list[str]:
+    lines = ["Critical path (time on the critical path, summed over traces)"]
+    if not summary:
+        return [*lines, "  no traces", ""]
+    lines += table(
+        ["SERVICE", "OPERATION", "TOTAL", "SHARE", "TRACES"],
+        [
+            [
+                r["service"],
+                r["operation"],
+                ms_text(r["total_ms"]),
+                pct_text(r["share_pct"]),
+                num(r["trace_count"]),
+            ]
+            for r in summary
+        ],
+        right=(2, 3, 4),
+    )
+    lines += ["", "  Slowest traces"]
+    for path in paths:
+        lines.append(
+            f"    {path['trace_id']}  {ms_text(path['total_duration_ms']):>10}  "
+            f"critical path {ms_text(path['critical_path_duration_ms'])}"
+        )
+        if verbose:
+            lines += table(
+                ["SERVICE", "OPERATION", "SPAN", "DURATION", "ON PATH"],
+                [
+                    [
+                        s["service"],
+                        s["operation"],
+                        s["span_id"],
+                        ms_text(s["duration_ms"]),
+                        ms_text(s["critical_ms"]),
+                    ]
+                    for s in path["spans"]
+                ],
+                right=(3, 4),
+                indent="      ",
+            )
+    return [*lines, ""]
+
+
+def _errors(errors: dict[str, Any], verbose: bool) -> list[str]:
+    lines = [
+        f"Errors: {num(errors['error_traces'])} of {num(errors['trace_count'])} traces "
+        f"({pct_text(errors['error_rate'], 2)})"
+    ]
+    if not errors["patterns"]:
+        return [*lines, "  no errors", ""]
+    headers = ["CLASS", "SERVICE", "OPERATION", "COUNT", "SHARE", "MESSAGE"]
+    rows = [
+        [
+            p["classification"],
+            p["service"],
+            p["operation"],
+            num(p["count"]),
+            pct_text(p["share_pct"]),
+            p["message"] if verbose else shorten(p["message"], 60),
+        ]
+        for p in errors["patterns"]
+    ]
+    if verbose:
+        headers.append("EXAMPLE TRACE")
+        for row, p in zip(rows, errors["patterns"], strict=True):
+            row.append(p["example_traces"][0] if p["example_traces"] else "")
+    lines += table(headers, rows, right=(3, 4))
+    if verbose:
+        lines += ["", "  By service"]
+        lines += table(
+            ["SERVICE", "ERRORS", "ORIGINATING", "PROPAGATED", "HANDLED", "TOP MESSAGE"],
+            [
+                [
+                    name,
+                    num(s["count"]),
+                    num(s["originating"]),
+                    num(s["propagated"]),
+                    num(s["handled"]),
+                    next(iter(s["messages"]), ""),
+                ]
+                for name, s in errors["by_service"].items()
+            ],
+            right=(1, 2, 3, 4),
+            indent="    ",
+        )
+    return [*lines, ""]
+
+
+def _dependencies(deps: dict[str, Any], verbose: bool) -> list[str]:
+    lines = ["Service dependencies"]
+    edges = deps["edges"]
+    if edges:
+        lines += table(
+            ["CALLER", "CALLEE", "CALLS", "ERRORS", "TYPE"],
+            [
+                [e["parent"], e["child"], num(e["call_count"]), num(e["error_count"]), e["connection_type"]]
+                for e in edges
+            ],
+            right=(2, 3),
+        )
+    else:
+        lines.append("  no calls between services found")
+    lines += ["", "  Services"]
+    lines += table(
+        ["SERVICE", "CALLS", "AVG DURATION", "ERROR RATE"],
+        [
+            [name, num(s["call_count"]), ms_text(s["avg_duration_ms"]), pct_text(s["error_rate"], 2)]
+            for name, s in deps["services"].items()
+        ],
+        right=(1, 2, 3),
+        indent="    ",
+    )
+    return [*lines, ""]
+
+
+def _direction(change: dict[str, Any], unit: str, fmt: Any) -> str:
+    current, baseline, change_pct = change["current"], change["baseline"], change["change_pct"]
+    if current == baseline:
+        return f"{fmt(current)}{unit}, unchanged"
+    word = "down" if current < baseline else "up"
+    delta = f" ({change_pct:+.1f}%)" if change_pct is not None else ""
+    return f"{fmt(current)}{unit}, {word} from {fmt(baseline)}{unit}{delta}"
+
+
+def _comparison(comparison: dict[str, Any]) -> list[str]:
+    changes = comparison["changes"]
+    lines = ["Compared with the baseline"]
+    rows = [
+        ("Traces", _direction(changes["trace_count"], "", num)),
+        ("Error rate", _direction(changes["error_rate"], "%", lambda v: f"{v:.2f}")),
+        ("Mean", _direction(changes["mean_ms"], " ms", lambda v: num(v, 1))),
+        ("p95", _direction(changes["p95_ms"], " ms", lambda v: num(v, 1))),
+        ("p99", _direction(changes["p99_ms"], " ms", lambda v: num(v, 1))),
+    ]
+    lines += [f"  {label:<11} {text}" for label, text in rows]
+    if changes["bottlenecks"]:
+        lines += ["", "  Bottlenecks (mean self time where the operation was a bottleneck)"]
+        lines += table(
+            ["SERVICE", "OPERATION", "BASELINE", "CURRENT", "CHANGE"],
+            [
+                [
+                    b["service"],
+                    b["operation"],
+                    ms_text(b["baseline_ms"]),
+                    ms_text(b["current_ms"]) if b["current_ms"] is not None else "gone",
+                    f"{b['change_pct']:+.1f}%"
+                    if b["change_pct"] is not None
+                    else ("new" if b["baseline_ms"] is None else "resolved"),
+                ]
+                for b in changes["bottlenecks"]
+            ],
+            right=(2, 3, 4),
+            indent="    ",
+        )
+    return [*lines, ""]

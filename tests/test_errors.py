@@ -1,0 +1,81 @@
+"""Error classification and patterns (DESIGN section 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamproc.analyze.text import error_message, normalize, normalize_statement
+from tests.builders import span, suite_of, trace, trace_id
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("timeout after 5000ms", "timeout after ?ms"),
+        ("user 'alice' not found", "user ? not found"),
+        ('key "recs:17" missing', "key ? missing"),
+        ("trace 4bf92f3577b34da6a3ce929d0e0e4736 failed", "trace ? failed"),
+        ("id 123e4567-e89b-12d3-a456-426614174000 gone", "id ? gone"),
+        ("bad pointer 0xdeadbeef", "bad pointer ?"),
+        ("HTTP 503  Service   Unavailable", "HTTP ? Service Unavailable"),
+        ("retry v2 of step3", "retry v2 of step3"),
+    ],
+)
+def test_messages_are_normalised(raw, expected):
+    """Numbers, quoted values, UUIDs and hex ids become ?; identifiers with digits stay."""
+    assert normalize(raw) == expected
+
+
+def test_statements_fold_value_lists():
+    """IN lists of any length normalise to the same statement."""
+    assert normalize_statement("SELECT * FROM t WHERE a IN (1, 2, 3) AND b = 'x'") == (
+        "SELECT * FROM t WHERE a IN (?) AND b = ?"
+    )
+
+
+def test_message_falls_back_to_exception_then_http_status():
+    """Status message first, then the exception event, then the HTTP status code."""
+    assert error_message(span(1, 0, 0, 1, error="", exception_type="ValueError", exception_message="bad 3")) == (
+        "ValueError: bad ?"
+    )
+    assert error_message(span(1, 0, 0, 1, error="", http_status_code="503")) == "HTTP 503"
+    assert error_message(span(1, 0, 0, 1, error="")) == "(no message)"
+
+
+def chain(number: int, *, gateway_error: bool):
+    """gateway -> backend -> db; db fails, backend propagates, gateway propagates or handles."""
+    tid = trace_id(number)
+    return trace(
+        span(1, 0, 0, 100, trace=tid, service="gateway", name="GET /", error="HTTP 502" if gateway_error else None),
+        span(2, 1, 10, 90, trace=tid, service="backend", name="load", error="upstream failed"),
+        span(3, 2, 20, 80, trace=tid, service="db", name="query", error=f"deadlock on row {number}"),
+        span(4, 1, 0, 5, trace=tid, service="gateway", name="auth"),
+    )
+
+
+def test_originating_propagated_and_handled():
+    """The deepest error originates; its erroring ancestors propagate; an OK ancestor handled it."""
+    healthy = trace(span(1, 0, 0, 10, trace=trace_id(9), service="gateway", name="GET /"))
+    report = suite_of(chain(1, gateway_error=True), chain(2, gateway_error=False), healthy).report()
+    errors = report["errors"]
+    assert (errors["error_traces"], errors["trace_count"], errors["error_rate"]) == (2, 3, 66.67)
+    assert report["summary"]["error_span_count"] == 5
+    patterns = [(p["service"], p["operation"], p["message"], p["classification"], p["count"])
+                for p in errors["patterns"]]
+    assert patterns == [
+        ("db", "query", "deadlock on row ?", "originating", 2),
+        ("backend", "load", "upstream failed", "propagated", 2),
+        ("gateway", "GET /", "HTTP ?", "propagated", 1),
+    ]
+    assert [p["share_pct"] for p in errors["patterns"]] == [40.0, 40.0, 20.0]
+    gateway = errors["by_service"]["gateway"]
+    assert (gateway["count"], gateway["originating"], gateway["propagated"], gateway["handled"]) == (1, 0, 1, 1)
+    assert errors["by_service"]["db"]["messages"] == {"deadlock on row ?": 2}
+    assert errors["patterns"][0]["example_traces"] == [trace_id(1).hex(), trace_id(2).hex()]
+
+
+def test_example_traces_are_the_lowest_ids_and_bounded():
+    """At most three examples are kept, the lowest ids, whatever the order traces arrive in."""
+    traces = [chain(n, gateway_error=False) for n in (9, 4, 7, 1, 8)]
+    examples = suite_of(*traces).report()["errors"]["patterns"][0]["example_traces"]
+    assert examples == [trace_id(n).hex() for n in (1, 4, 7)]
