@@ -33,12 +33,18 @@ def test_aggregation_per_operation_with_pattern_and_share():
     """Occurrences count traces; mean self time and share are over occurrences; pattern is normalised."""
     q1 = "SELECT * FROM users WHERE id = 42"
     q2 = "SELECT * FROM users WHERE id = 7"
-    t1 = trace(span(1, 0, 0, 100, trace=trace_id(1), name="GET /"),
-               span(2, 1, 0, 90, trace=trace_id(1), name="query", service="db", db_statement=q1))
-    t2 = trace(span(1, 0, 0, 200, trace=trace_id(2), name="GET /"),
-               span(2, 1, 0, 100, trace=trace_id(2), name="query", service="db", db_statement=q2))
-    t3 = trace(span(1, 0, 0, 50, trace=trace_id(3), name="GET /"),
-               span(2, 1, 0, 5, trace=trace_id(3), name="query", service="db", db_statement=q1))
+    t1 = trace(
+        span(1, 0, 0, 100, trace=trace_id(1), name="GET /"),
+        span(2, 1, 0, 90, trace=trace_id(1), name="query", service="db", db_statement=q1),
+    )
+    t2 = trace(
+        span(1, 0, 0, 200, trace=trace_id(2), name="GET /"),
+        span(2, 1, 0, 100, trace=trace_id(2), name="query", service="db", db_statement=q2),
+    )
+    t3 = trace(
+        span(1, 0, 0, 50, trace=trace_id(3), name="GET /"),
+        span(2, 1, 0, 5, trace=trace_id(3), name="query", service="db", db_statement=q1),
+    )
     rows = {r["operation"]: r for r in suite_of(t1, t2, t3).report()["bottlenecks"]}
     query = rows["query"]
     assert query["occurrences"] == 2
@@ -53,7 +59,9 @@ def test_aggregation_per_operation_with_pattern_and_share():
 
 def test_bottlenecks_are_listed_by_total_self_time():
     """The operation with the most self time over its occurrences comes first."""
-    t1 = trace(span(1, 0, 0, 100, trace=trace_id(1), name="a"), span(2, 1, 0, 60, trace=trace_id(1), name="b"))
+    t1 = trace(
+        span(1, 0, 0, 100, trace=trace_id(1), name="a"), span(2, 1, 0, 60, trace=trace_id(1), name="b")
+    )
     rows = suite_of(t1).report()["bottlenecks"]
     assert [r["operation"] for r in rows] == ["b", "a"]
 

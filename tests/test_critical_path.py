@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from streamproc.analyze.critical_path import critical_path
 from streamproc.model import SpanKind
 from tests.builders import MS, span, suite_of, trace, tree
@@ -9,7 +11,10 @@ from tests.builders import MS, span, suite_of, trace, tree
 
 def path(*spans):  # (span number, start ms, end ms) per section
     t = tree(*spans)
-    return [(int.from_bytes(t.spans[s.span].span_id, "big"), s.start_ns / MS, s.end_ns / MS) for s in critical_path(t)]
+    return [
+        (int.from_bytes(t.spans[s.span].span_id, "big"), s.start_ns / MS, s.end_ns / MS)
+        for s in critical_path(t)
+    ]
 
 
 def test_single_span_is_its_own_path():
@@ -20,7 +25,11 @@ def test_single_span_is_its_own_path():
 def test_sequential_children_and_parent_gaps():
     """Gaps between children belong to the parent; each child owns its own interval."""
     assert path(span(1, 0, 0, 100), span(2, 1, 10, 40), span(3, 1, 50, 90)) == [
-        (1, 0, 10), (2, 10, 40), (1, 40, 50), (3, 50, 90), (1, 90, 100),
+        (1, 0, 10),
+        (2, 10, 40),
+        (1, 40, 50),
+        (3, 50, 90),
+        (1, 90, 100),
     ]
 
 
@@ -28,7 +37,9 @@ def test_overlapping_children_take_the_last_finishing():
     """Of overlapping children only the part before the later one starts counts for the earlier one."""
     # 2: 10-60, 3: 30-90. Walk from 100: 3 ends last (90); back at 30, 2 ended at 60 > 30: not eligible.
     assert path(span(1, 0, 0, 100), span(2, 1, 10, 60), span(3, 1, 30, 90)) == [
-        (1, 0, 30), (3, 30, 90), (1, 90, 100),
+        (1, 0, 30),
+        (3, 30, 90),
+        (1, 90, 100),
     ]
 
 
@@ -57,7 +68,9 @@ def test_clamping_is_applied_parents_first():
     """A grandchild is clamped to its parent's clamped interval, not the parent's raw one."""
     # 2 is clamped to 0-100; its child 3 (90-150) is clamped to 90-100.
     assert path(span(1, 0, 0, 100), span(2, 1, 50, 150), span(3, 2, 90, 150)) == [
-        (1, 0, 50), (2, 50, 90), (3, 90, 100),
+        (1, 0, 50),
+        (2, 50, 90),
+        (3, 90, 100),
     ]
 
 
@@ -97,19 +110,26 @@ def test_several_roots_are_ordered_by_start():
 def test_ties_go_to_the_earlier_starting_child():
     """Children ending at the same time: the earlier-starting one is on the path."""
     assert path(span(1, 0, 0, 100), span(2, 1, 40, 80), span(3, 1, 20, 80)) == [
-        (1, 0, 20), (3, 20, 80), (1, 80, 100),
+        (1, 0, 20),
+        (3, 20, 80),
+        (1, 80, 100),
     ]
 
 
 def test_single_root_sections_sum_to_root_duration():
     """However children overlap, one root's sections add up to its duration."""
     t = tree(
-        span(1, 0, 0, 1000), span(2, 1, 0, 300), span(3, 1, 100, 700), span(4, 3, 150, 690),
-        span(5, 4, 600, 800), span(6, 1, 650, 1200), span(7, 1, 950, 950),
+        span(1, 0, 0, 1000),
+        span(2, 1, 0, 300),
+        span(3, 1, 100, 700),
+        span(4, 3, 150, 690),
+        span(5, 4, 600, 800),
+        span(6, 1, 650, 1200),
+        span(7, 1, 950, 950),
     )
     sections = critical_path(t)
     assert sum(s.end_ns - s.start_ns for s in sections) == 1000 * MS
-    assert all(a.end_ns == b.start_ns for a, b in zip(sections, sections[1:], strict=False))
+    assert all(a.end_ns == b.start_ns for a, b in itertools.pairwise(sections))
 
 
 def test_chain_of_100000_spans_has_no_depth_limit():
@@ -125,8 +145,12 @@ def test_report_aggregates_per_operation_and_lists_slowest_first():
     """critical_path_summary sums per (service, operation); critical_paths lists the slowest trace first."""
     from tests.builders import trace_id
 
-    fast = trace(span(1, 0, 0, 10, trace=trace_id(1), name="root"), span(2, 1, 2, 8, trace=trace_id(1), name="db"))
-    slow = trace(span(1, 0, 0, 40, trace=trace_id(2), name="root"), span(2, 1, 0, 30, trace=trace_id(2), name="db"))
+    fast = trace(
+        span(1, 0, 0, 10, trace=trace_id(1), name="root"), span(2, 1, 2, 8, trace=trace_id(1), name="db")
+    )
+    slow = trace(
+        span(1, 0, 0, 40, trace=trace_id(2), name="root"), span(2, 1, 0, 30, trace=trace_id(2), name="db")
+    )
     report = suite_of(fast, slow).report()
     assert [p["trace_id"] for p in report["critical_paths"]] == [trace_id(2).hex(), trace_id(1).hex()]
     slowest = report["critical_paths"][0]

@@ -40,7 +40,9 @@ def test_kindless_spans_across_services_are_inferred_edges():
     """INTERNAL/UNSPECIFIED parent and child in different services form an edge."""
     t = trace(span(1, 0, 0, 100, service="a"), span(2, 1, 0, 50, service="b", kind=SpanKind.UNSPECIFIED))
     deps = suite_of(t).report()["dependencies"]
-    assert [(e["parent"], e["child"], e["connection_type"]) for e in deps["edges"]] == [("a", "b", "inferred")]
+    assert [(e["parent"], e["child"], e["connection_type"]) for e in deps["edges"]] == [
+        ("a", "b", "inferred")
+    ]
 
 
 def test_service_calls_are_server_and_root_spans():
@@ -66,4 +68,6 @@ def test_producer_consumer_is_a_messaging_edge():
         span(2, 1, 20, 30, service="mailer", kind=SpanKind.CONSUMER),
     )
     edges = suite_of(t).report()["dependencies"]["edges"]
-    assert [(e["parent"], e["child"], e["connection_type"]) for e in edges] == [("shop", "mailer", "messaging_system")]
+    assert [(e["parent"], e["child"], e["connection_type"]) for e in edges] == [
+        ("shop", "mailer", "messaging_system")
+    ]

@@ -35,9 +35,9 @@ def test_statements_fold_value_lists():
 
 def test_message_falls_back_to_exception_then_http_status():
     """Status message first, then the exception event, then the HTTP status code."""
-    assert error_message(span(1, 0, 0, 1, error="", exception_type="ValueError", exception_message="bad 3")) == (
-        "ValueError: bad ?"
-    )
+    assert error_message(
+        span(1, 0, 0, 1, error="", exception_type="ValueError", exception_message="bad 3")
+    ) == ("ValueError: bad ?")
     assert error_message(span(1, 0, 0, 1, error="", http_status_code="503")) == "HTTP 503"
     assert error_message(span(1, 0, 0, 1, error="")) == "(no message)"
 
@@ -46,7 +46,16 @@ def chain(number: int, *, gateway_error: bool):
     """gateway -> backend -> db; db fails, backend propagates, gateway propagates or handles."""
     tid = trace_id(number)
     return trace(
-        span(1, 0, 0, 100, trace=tid, service="gateway", name="GET /", error="HTTP 502" if gateway_error else None),
+        span(
+            1,
+            0,
+            0,
+            100,
+            trace=tid,
+            service="gateway",
+            name="GET /",
+            error="HTTP 502" if gateway_error else None,
+        ),
         span(2, 1, 10, 90, trace=tid, service="backend", name="load", error="upstream failed"),
         span(3, 2, 20, 80, trace=tid, service="db", name="query", error=f"deadlock on row {number}"),
         span(4, 1, 0, 5, trace=tid, service="gateway", name="auth"),
@@ -60,8 +69,10 @@ def test_originating_propagated_and_handled():
     errors = report["errors"]
     assert (errors["error_traces"], errors["trace_count"], errors["error_rate"]) == (2, 3, 66.67)
     assert report["summary"]["error_span_count"] == 5
-    patterns = [(p["service"], p["operation"], p["message"], p["classification"], p["count"])
-                for p in errors["patterns"]]
+    patterns = [
+        (p["service"], p["operation"], p["message"], p["classification"], p["count"])
+        for p in errors["patterns"]
+    ]
     assert patterns == [
         ("db", "query", "deadlock on row ?", "originating", 2),
         ("backend", "load", "upstream failed", "propagated", 2),
@@ -69,7 +80,12 @@ def test_originating_propagated_and_handled():
     ]
     assert [p["share_pct"] for p in errors["patterns"]] == [40.0, 40.0, 20.0]
     gateway = errors["by_service"]["gateway"]
-    assert (gateway["count"], gateway["originating"], gateway["propagated"], gateway["handled"]) == (1, 0, 1, 1)
+    assert (gateway["count"], gateway["originating"], gateway["propagated"], gateway["handled"]) == (
+        1,
+        0,
+        1,
+        1,
+    )
     assert errors["by_service"]["db"]["messages"] == {"deadlock on row ?": 2}
     assert errors["patterns"][0]["example_traces"] == [trace_id(1).hex(), trace_id(2).hex()]
 

@@ -38,9 +38,17 @@ def test_summary_counts():
     assert (summary["error_count"], summary["error_span_count"], summary["error_rate"]) == (1, 1, 50.0)
     assert summary["skipped_spans"] == 4
     assert summary["duration_stats"] == {
-        "min_ms": 100.0, "mean_ms": 200.0, "p50_ms": 200.0, "p95_ms": 290.0, "p99_ms": 298.0, "max_ms": 300.0,
+        "min_ms": 100.0,
+        "mean_ms": 200.0,
+        "p50_ms": 200.0,
+        "p95_ms": 290.0,
+        "p99_ms": 298.0,
+        "max_ms": 300.0,
     }
-    assert summary["time_range"] == {"start": "1970-01-01T00:00:00.000000Z", "end": "1970-01-01T00:00:00.300000Z"}
+    assert summary["time_range"] == {
+        "start": "1970-01-01T00:00:00.000000Z",
+        "end": "1970-01-01T00:00:00.300000Z",
+    }
 
 
 TRACES = generate(Scenario.INCIDENT, count=200, seed=3, start_ns=1_767_225_600 * 10**9, window_ns=10**12)

@@ -18,7 +18,7 @@ NO_MESSAGE = "(no message)"
 
 
 def normalize(text: str) -> str:
-    """Replace quoted values, UUIDs, hex ids, IP addresses and numbers with `?`, and collapse runs of white space."""
+    """Replace quoted values, UUIDs, hex ids, IP addresses and numbers with `?`; collapse white space."""
     text = _QUOTED.sub("?", text)
     text = _UUID.sub("?", text)
     text = _HEX.sub("?", text)

@@ -1,0 +1,264 @@
+"""analyze-traces and streamproc generate, end to end on generated scenarios in every encoding."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from streamproc.analyze import build_tree
+from streamproc.cli import analyze_main, main
+from streamproc.decode import Format
+from streamproc.generate import Scenario
+
+INCIDENT, FIXED, HEALTHY = Scenario.INCIDENT, Scenario.FIXED, Scenario.HEALTHY
+
+
+def run(capsys, *argv):
+    """analyze-traces in process: (exit code, stdout, stderr)."""
+    try:
+        code = analyze_main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def report(capsys, *argv):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return orjson.loads(out)
+
+
+FLAG_SETS = [
+    [],
+    ["--time-range", "1h", "--verbose"],
+    ["--latency-threshold", "500", "--service", "api-gateway"],
+    ["--errors-only"],
+    ["--bottlenecks", "--verbose"],
+    ["--critical-path"],
+    ["--errors", "--verbose"],
+    ["--dependencies"],
+    ["--bottleneck-threshold", "50", "--top", "3"],
+]
+
+
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda f: " ".join(f) or "all")
+def test_findings_are_identical_across_encodings(capsys, scenario_files, flags):
+    """Jaeger, Zipkin, OTLP JSON and OTLP JSON Lines of the same traces give the same report."""
+    reports = {fmt: report(capsys, scenario_files[INCIDENT, fmt], *flags) for fmt in Format}
+    assert reports[Format.JAEGER]["summary"]["trace_count"] > 0
+    for fmt in Format:
+        assert reports[fmt] == reports[Format.JAEGER], fmt
+
+
+def test_incident_findings(capsys, scenario_files, scenario_traces):
+    """The incident shows the slow join as the top bottleneck and redis timeouts as originating errors."""
+    result = report(capsys, scenario_files[INCIDENT, Format.JAEGER])
+    traces = scenario_traces[INCIDENT]
+    assert result["summary"]["trace_count"] == len(traces)
+    assert result["summary"]["span_count"] == sum(len(t.spans) for t in traces)
+    top = result["bottlenecks"][0]
+    assert (top["service"], top["operation"]) == ("user-service", "database_query")
+    assert top["pattern"].startswith("SELECT u.*, o.* FROM users u JOIN orders o")
+    assert "?" in top["pattern"] and "4711" not in top["pattern"]
+    first = result["errors"]["patterns"][0]
+    assert (first["service"], first["operation"], first["classification"]) == (
+        "recommendation-service",
+        "cache_get",
+        "originating",
+    )
+    edges = {(e["parent"], e["child"]) for e in result["dependencies"]["edges"]}
+    assert ("user-service", "postgres") in edges
+    assert ("api-gateway", "recommendation-service") in edges
+    assert result["summary"]["duration_stats"]["p95_ms"] > 500
+
+
+def test_filters_select_the_right_traces(capsys, scenario_files, scenario_traces):
+    """Each filter keeps exactly the traces its definition names."""
+    trees = [build_tree(t) for t in scenario_traces[INCIDENT]]
+    path = scenario_files[INCIDENT, Format.ZIPKIN]
+    newest = max(t.start_ns for t in trees)
+    expected = {
+        ("--time-range", "1h"): sum(t.start_ns >= newest - 3600 * 10**9 for t in trees),
+        ("--latency-threshold", "800"): sum(t.duration_ns > 800 * 10**6 for t in trees),
+        ("--errors-only",): sum(t.is_error for t in trees),
+        ("--service", "user-service"): len(trees),
+        ("--service", "nobody"): 0,
+        ("--since", "2026-01-01T01:00:00Z"): sum(t.start_ns >= 1_767_229_200 * 10**9 for t in trees),
+        ("--until", "2026-01-01T00:30:00"): sum(t.start_ns < 1_767_227_400 * 10**9 for t in trees),
+    }
+    assert 0 < expected[("--time-range", "1h")] < len(trees)
+    for flags, count in expected.items():
+        assert report(capsys, path, *flags)["summary"]["trace_count"] == count, flags
+
+
+def test_latency_and_service_filters_write_slow_traces_to_a_file(capsys, scenario_files, tmp_path):
+    """--latency-threshold 500 --service api-gateway --output slow.json --json writes only slow traces."""
+    out = tmp_path / "slow.json"
+    code, stdout, err = run(
+        capsys,
+        scenario_files[INCIDENT, Format.JAEGER],
+        "--latency-threshold",
+        "500",
+        "--service",
+        "api-gateway",
+        "--output",
+        out,
+        "--json",
+    )
+    assert (code, stdout) == (0, "")
+    assert "wrote the report to" in err
+    result = orjson.loads(out.read_bytes())
+    assert result["summary"]["duration_stats"]["min_ms"] > 500
+
+
+def test_errors_only_report_has_only_error_traces(capsys, scenario_files):
+    """--errors-only keeps error traces: the error rate is 100 %."""
+    result = report(capsys, scenario_files[INCIDENT, Format.OTLP_JSON], "--errors-only", "--errors")
+    assert result["summary"]["error_rate"] == 100.0
+    assert set(result) == {"summary", "errors"}
+
+
+def test_baseline_comparison(capsys, scenario_files):
+    """After the fix against the incident: p95 down, error rate down, the join bottleneck gone."""
+    result = report(
+        capsys, scenario_files[FIXED, Format.JAEGER], "--baseline", scenario_files[INCIDENT, Format.JAEGER]
+    )
+    changes = result["comparison"]["changes"]
+    assert changes["p95_ms"]["current"] < changes["p95_ms"]["baseline"]
+    assert changes["p95_ms"]["change_pct"] < -50
+    assert changes["error_rate"]["current"] < changes["error_rate"]["baseline"]
+    join = next(b for b in changes["bottlenecks"] if b["operation"] == "database_query")
+    assert join["baseline_ms"] > 100
+    assert set(result["comparison"]) == {"baseline", "current", "changes"}
+    code, text, _ = run(
+        capsys, scenario_files[FIXED, Format.JAEGER], "--baseline", scenario_files[INCIDENT, Format.JAEGER]
+    )
+    assert code == 0
+    assert "p95         " in text and "down from" in text
+
+
+def test_text_report_reads_well(capsys, scenario_files):
+    """The text report has every section, the bottleneck line format and thousands separators."""
+    code, text, _ = run(capsys, scenario_files[INCIDENT, Format.JAEGER], "--verbose")
+    assert code == 0
+    for heading in ("Summary", "Bottlenecks", "Critical path", "Errors:", "Service dependencies"):
+        assert heading in text
+    line = next(
+        line for line in text.splitlines() if line.strip().startswith("1. user-service.database_query")
+    )
+    assert " - Duration: " in line and "% of trace) - Occurrences: 400/400 traces - Pattern: SELECT" in line
+    assert "By service" in text and "EXAMPLE TRACE" in text
+
+
+def test_top_bounds_lists(capsys, scenario_files):
+    """--top 2 keeps two items in each list."""
+    result = report(capsys, scenario_files[INCIDENT, Format.JAEGER], "--top", "2")
+    for key in ("bottlenecks", "critical_paths", "critical_path_summary"):
+        assert len(result[key]) == 2
+    assert len(result["errors"]["patterns"]) == 2
+
+
+def test_several_files_and_stdin(capsys, monkeypatch, scenario_files, scenario_traces):
+    """Several inputs are analyzed together; - reads standard input."""
+    both = report(capsys, scenario_files[INCIDENT, Format.JAEGER], scenario_files[HEALTHY, Format.ZIPKIN])
+    assert both["summary"]["trace_count"] == 800
+
+    class Stdin:
+        buffer = open(scenario_files[INCIDENT, Format.OTLP_JSONL], "rb")  # noqa: SIM115 - closed below
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    try:
+        assert report(capsys, "-")["summary"]["trace_count"] == 400
+    finally:
+        Stdin.buffer.close()
+
+
+def test_bad_spans_are_counted_and_warned_once(capsys, tmp_path, scenario_files):
+    """Individually bad spans: one warning line naming the file, and summary.skipped_spans."""
+    doc = orjson.loads(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
+    doc["data"][0]["spans"][1]["spanID"] = "abc"
+    doc["data"][1]["spans"][2]["duration"] = -1
+    path = tmp_path / "bad.json"
+    path.write_bytes(orjson.dumps(doc))
+    code, out, err = run(capsys, path, "--json")
+    assert code == 0
+    assert orjson.loads(out)["summary"]["skipped_spans"] == 2
+    assert err.count("\n") == 1
+    assert f"warning: {path}: skipped 2 of" in err and "bad_span_id" in err and "end_before_start" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["missing.json"], 1, "missing.json: no such file"),
+        (["."], 1, ".: is a directory"),
+        ([], 2, "no input"),
+        (["x.json", "--time-range", "soon"], 2, "--time-range: 'soon' is not a duration"),
+        (["x.json", "--top", "0", "--bottleneck-threshold", "120"], 2, "--top must be at least 1"),
+        (["x.json", "--save", "y.json"], 2, "--save keeps what --jaeger-url fetched"),
+        (["--jaeger-url", "http://127.0.0.1:9"], 2, "--jaeger-url needs --service"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code(capsys, argv, code, message):
+    """Usage errors exit 2, bad input exits 1; one line on stderr, no traceback."""
+    got, out, err = run(capsys, *argv)
+    assert got == code
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_usage_problems_are_reported_together(capsys):
+    """Every invalid option is named in the one error line."""
+    _, _, err = run(capsys, "x.json", "--top", "0", "--bottleneck-threshold", "120")
+    assert "--top must be at least 1" in err and "bottleneck threshold 120" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(b'{"data": [', "truncated"), (b"<html>", "not valid JSON")]
+)
+def test_bad_file_through_the_installed_command(tmp_path, content, message):
+    """The console script itself: exit 1, one line naming the file, no traceback."""
+    path = tmp_path / "traces.json"
+    path.write_bytes(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "streamproc.cli", "analyze", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"streamproc analyze: error: {path}: ")
+    assert message in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_generate_writes_every_format(tmp_path, capsys):
+    """streamproc generate --format all writes one readable file per format, the same traces in each."""
+    assert (
+        main(["generate", "--scenario", "healthy", "--count", "50", "--format", "all", "-o", str(tmp_path)])
+        == 0
+    )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["healthy.jaeger.json", "healthy.otlp.json", "healthy.otlp.jsonl", "healthy.zipkin.json"]
+    counts = {report(capsys, tmp_path / name)["summary"]["span_count"] for name in names}
+    assert len(counts) == 1
+
+
+def test_generate_is_reproducible(tmp_path):
+    """The same scenario, count and seed give the same bytes; another seed does not."""
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        main(["generate", "--count", "20", "--seed", str(seed), "-o", str(tmp_path / name)])
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes() != (tmp_path / "c").read_bytes()
+
+
+def test_streamproc_analyze_is_analyze_traces(capsys, scenario_files):
+    """`streamproc analyze` is the same command as analyze-traces."""
+    path = str(scenario_files[HEALTHY, Format.JAEGER])
+    assert main(["analyze", path, "--json"]) == 0
+    via_streamproc = capsys.readouterr().out
+    assert via_streamproc == run(capsys, path, "--json")[1]

@@ -1,0 +1,314 @@
+"""Decoders: each format's rules (DESIGN section 3), detection, and bad input."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streamproc.decode import Format, decode_bytes, group_traces
+from streamproc.errors import DecodeError
+from streamproc.model import SkipReason, SpanKind, StatusCode
+
+T = "4bf92f3577b34da6a3ce929d0e0e4736"
+S1, S2, S3 = "00f067aa0ba902b7", "b7ad6b7169203331", "53995c3f42cd8ad8"
+
+
+def decode(doc, forced=None):
+    data = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+    return decode_bytes(data, "traces.json", forced)
+
+
+JAEGER = {
+    "data": [
+        {
+            "traceID": T,
+            "spans": [
+                {
+                    "traceID": T,
+                    "spanID": S1,
+                    "operationName": "GET /checkout",
+                    "references": [],
+                    "startTime": 1_700_000_000_000_000,
+                    "duration": 120_000,
+                    "processID": "p1",
+                    "tags": [
+                        {"key": "span.kind", "type": "string", "value": "server"},
+                        {"key": "http.route", "type": "string", "value": "/checkout"},
+                        {"key": "http.status_code", "type": "int64", "value": 500},
+                        {"key": "error", "type": "bool", "value": True},
+                        {"key": "otel.status_description", "type": "string", "value": "payment failed"},
+                    ],
+                    "logs": [],
+                },
+                {
+                    "traceID": T,
+                    "spanID": S2,
+                    "operationName": "charge",
+                    "references": [
+                        {"refType": "FOLLOWS_FROM", "traceID": T, "spanID": S3},
+                        {"refType": "CHILD_OF", "traceID": T, "spanID": S1},
+                    ],
+                    "startTime": 1_700_000_000_010_000,
+                    "duration": 50_000,
+                    "processID": "p2",
+                    "tags": [
+                        {"key": "span.kind", "type": "string", "value": "client"},
+                        {"key": "peer.service", "type": "string", "value": "stripe"},
+                    ],
+                    "logs": [
+                        {
+                            "timestamp": 1,
+                            "fields": [
+                                {"key": "event", "type": "string", "value": "exception"},
+                                {"key": "exception.type", "type": "string", "value": "CardDeclined"},
+                                {"key": "exception.message", "type": "string", "value": "card 4242 declined"},
+                            ],
+                        }
+                    ],
+                },
+            ],
+            "processes": {
+                "p1": {"serviceName": "shop", "tags": []},
+                "p2": {"serviceName": "payments", "tags": []},
+            },
+        }
+    ]
+}
+
+
+def test_jaeger_fields_map_to_the_span_model():
+    """Microseconds to ns, CHILD_OF parent preferred, processes give services, error tag and kind."""
+    fmt, result = decode(JAEGER)
+    assert fmt is Format.JAEGER
+    root, charge = result.spans
+    assert root.trace_id.hex() == T
+    assert root.start_ns == 1_700_000_000_000_000_000
+    assert root.end_ns - root.start_ns == 120_000_000
+    assert (root.service, root.kind, root.status, root.status_message) == (
+        "shop",
+        SpanKind.SERVER,
+        StatusCode.ERROR,
+        "payment failed",
+    )
+    assert root.attributes.http_status_code == "500"
+    assert root.attributes.http_route == "/checkout"
+    assert charge.parent_span_id.hex() == S1
+    assert (charge.service, charge.kind, charge.attributes.peer_service) == (
+        "payments",
+        SpanKind.CLIENT,
+        "stripe",
+    )
+    assert (charge.attributes.exception_type, charge.attributes.exception_message) == (
+        "CardDeclined",
+        "card 4242 declined",
+    )
+
+
+def test_jaeger_bare_trace_and_64_bit_trace_ids():
+    """A bare trace object is read; a 16-digit trace id is left-padded to 128 bits."""
+    trace = dict(JAEGER["data"][0])
+    trace["spans"] = [dict(trace["spans"][0], traceID=T[16:])]
+    _, result = decode(trace)
+    assert result.spans[0].trace_id == bytes(8) + bytes.fromhex(T[16:])
+
+
+ZIPKIN = [
+    {
+        "traceId": T,
+        "id": S1,
+        "kind": "CLIENT",
+        "name": "get /users",
+        "timestamp": 1_700_000_000_000_000,
+        "duration": 30_000,
+        "localEndpoint": {"serviceName": "frontend"},
+        "remoteEndpoint": {"serviceName": "users-db"},
+        "tags": {"error": "connection reset"},
+    },
+    {
+        "traceId": T,
+        "id": S1,
+        "kind": "SERVER",
+        "name": "get /users",
+        "timestamp": 1_700_000_000_002_000,
+        "duration": 20_000,
+        "localEndpoint": {"serviceName": "users"},
+        "shared": True,
+        "tags": {},
+    },
+    {
+        "traceId": T,
+        "id": S2,
+        "parentId": S1,
+        "name": "cache",
+        "timestamp": 1_700_000_000_003_000,
+        "duration": 1_000,
+        "localEndpoint": {"serviceName": "users"},
+        "tags": {"error": ""},
+    },
+]
+
+
+def test_zipkin_error_tag_peer_and_shared_spans():
+    """`error` tag present means error; remoteEndpoint is the peer; a shared server span gets its own id."""
+    fmt, result = decode(ZIPKIN)
+    assert fmt is Format.ZIPKIN
+    client, cache, server = result.spans
+    assert (client.status, client.status_message, client.attributes.peer_service) == (
+        StatusCode.ERROR,
+        "connection reset",
+        "users-db",
+    )
+    assert (cache.status, cache.status_message, cache.kind) == (StatusCode.ERROR, "", SpanKind.INTERNAL)
+    assert server.kind is SpanKind.SERVER
+    assert server.parent_span_id.hex() == S1
+    assert server.span_id != client.span_id
+    traces, duplicates = group_traces(result.spans)
+    assert (len(traces), len(traces[0].spans), duplicates) == (1, 3, [])
+
+
+def test_zipkin_array_of_traces():
+    """An array of arrays (one per trace) is read as Zipkin."""
+    fmt, result = decode([ZIPKIN[:1], ZIPKIN[2:]])
+    assert (fmt, len(result.spans)) == (Format.ZIPKIN, 2)
+
+
+def otlp(spans, service="checkout", key="scopeSpans"):
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+                key: [{"scope": {"name": "x"}, "spans": spans}],
+            }
+        ]
+    }
+
+
+OTLP_SPAN = {
+    "traceId": T,
+    "spanId": S1,
+    "parentSpanId": "",
+    "name": "POST /pay",
+    "kind": 2,
+    "startTimeUnixNano": "1700000000000000000",
+    "endTimeUnixNano": 1700000000250000000,
+    "attributes": [
+        {"key": "http.response.status_code", "value": {"intValue": "503"}},
+        {"key": "http.status_code", "value": {"intValue": 500}},
+        {"key": "db.statement", "value": {"stringValue": "SELECT 1"}},
+        {"key": "unrelated", "value": {"arrayValue": {"values": []}}},
+    ],
+    "events": [
+        {"name": "exception", "attributes": [{"key": "exception.type", "value": {"stringValue": "E"}}]}
+    ],
+    "status": {"code": 2, "message": "unavailable"},
+    "unknownField": {"ignored": True},
+}
+
+
+def test_otlp_json_rules():
+    """Hex ids, int64 as string or number, enum ints, newer convention first, unknown fields ignored."""
+    fmt, result = decode(otlp([OTLP_SPAN]))
+    assert fmt is Format.OTLP_JSON
+    (span,) = result.spans
+    assert (span.service, span.kind, span.status, span.status_message) == (
+        "checkout",
+        SpanKind.SERVER,
+        StatusCode.ERROR,
+        "unavailable",
+    )
+    assert span.end_ns - span.start_ns == 250_000_000
+    assert span.parent_span_id == b""
+    assert span.attributes.http_status_code == "503"
+    assert (span.attributes.db_statement, span.attributes.exception_type) == ("SELECT 1", "E")
+
+
+def test_otlp_json_older_instrumentation_library_spans_and_enum_names():
+    """`instrumentationLibrarySpans` and enum names (SPAN_KIND_CLIENT) are accepted."""
+    span = dict(OTLP_SPAN, kind="SPAN_KIND_CLIENT", status={"code": "STATUS_CODE_OK"})
+    _, result = decode(otlp([span], key="instrumentationLibrarySpans"))
+    assert (result.spans[0].kind, result.spans[0].status) == (SpanKind.CLIENT, StatusCode.OK)
+
+
+def test_otlp_json_lines_regroup_a_trace_across_lines_and_resources():
+    """The Collector file exporter's lines: one trace split over two lines and two services."""
+    child = dict(OTLP_SPAN, spanId=S2, parentSpanId=S1, name="query")
+    data = orjson.dumps(otlp([OTLP_SPAN])) + b"\n\n" + orjson.dumps(otlp([child], service="db")) + b"\n"
+    fmt, result = decode(data)
+    assert fmt is Format.OTLP_JSONL
+    traces, _ = group_traces(result.spans)
+    assert len(traces) == 1
+    assert {s.service for s in traces[0].spans} == {"checkout", "db"}
+
+
+def test_jaeger_api_v3_result_wrapper_is_otlp():
+    """Jaeger's api_v3 answers {"result": <OTLP JSON>}."""
+    fmt, result = decode({"result": otlp([OTLP_SPAN])})
+    assert (fmt, len(result.spans)) == (Format.OTLP_JSON, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"spanId": "abc"}, SkipReason.BAD_SPAN_ID),
+        ({"spanId": "00f067aa0ba902"}, SkipReason.BAD_SPAN_ID),
+        ({"traceId": T[:30]}, SkipReason.BAD_TRACE_ID),
+        ({"traceId": "0" * 32}, SkipReason.BAD_TRACE_ID),
+        ({"parentSpanId": "123"}, SkipReason.BAD_PARENT_ID),
+        ({"endTimeUnixNano": "1"}, SkipReason.END_BEFORE_START),
+        ({"startTimeUnixNano": "soon"}, SkipReason.BAD_FIELD),
+        ({"startTimeUnixNano": None}, SkipReason.MISSING_FIELD),
+        ({"kind": 9}, SkipReason.BAD_FIELD),
+        ({"attributes": "nope"}, SkipReason.BAD_FIELD),
+    ],
+)
+def test_bad_spans_are_skipped_with_a_reason(change, reason):
+    """A bad span is skipped and reported with its reason; the good span beside it is kept."""
+    good = dict(OTLP_SPAN, spanId=S3)
+    _, result = decode(otlp([dict(OTLP_SPAN, **change), good]))
+    assert [s.span_id.hex() for s in result.spans] == [S3]
+    assert [s.reason for s in result.skipped] == [reason]
+
+
+def test_bad_jaeger_and_zipkin_spans_are_skipped():
+    """Wrong id lengths and negative durations are skipped in Jaeger and Zipkin too."""
+    jaeger = orjson.loads(orjson.dumps(JAEGER))
+    jaeger["data"][0]["spans"][0]["spanID"] = "123"
+    jaeger["data"][0]["spans"][1]["duration"] = -5
+    _, result = decode(jaeger)
+    assert [s.reason for s in result.skipped] == [SkipReason.BAD_SPAN_ID, SkipReason.END_BEFORE_START]
+    _, result = decode([dict(ZIPKIN[2], timestamp=None), ZIPKIN[0]])
+    assert [s.reason for s in result.skipped] == [SkipReason.MISSING_FIELD]
+
+
+def test_duplicate_span_ids_are_dropped_and_counted():
+    """The second span with an id already in its trace is skipped as a duplicate."""
+    _, result = decode(otlp([OTLP_SPAN, dict(OTLP_SPAN, name="again")]))
+    traces, duplicates = group_traces(result.spans)
+    assert [s.name for s in traces[0].spans] == ["POST /pay"]
+    assert [d.reason for d in duplicates] == [SkipReason.DUPLICATE_SPAN]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"hello", "not valid JSON"),
+        (orjson.dumps(JAEGER)[:300], "truncated"),
+        (b'{"traces": []}', "unrecognised JSON shape (an object with keys traces)"),
+        (b"42", "unrecognised JSON shape (a JSON int)"),
+        (orjson.dumps(otlp([OTLP_SPAN])) + b"\n{not json\n", "line 2: not valid JSON"),
+        (orjson.dumps(otlp([OTLP_SPAN])) + b'\n{"x": 1}\n', "line 2: not an OTLP JSON object"),
+    ],
+)
+def test_unusable_files_raise_one_clear_error_naming_the_file(data, message):
+    """Not JSON, truncated, unknown shapes: a DecodeError naming the file and the problem."""
+    with pytest.raises(DecodeError) as caught:
+        decode(data)
+    assert str(caught.value).startswith("traces.json: ")
+    assert message in str(caught.value)
+
+
+def test_forced_format_must_match():
+    """--format zipkin on a Jaeger file says what the file holds."""
+    with pytest.raises(DecodeError, match="--format zipkin was given but the file holds jaeger"):
+        decode(JAEGER, Format.ZIPKIN)
