@@ -142,7 +142,7 @@ def _user_branch(b: _TraceBuilder, gateway: Span, start: int, profile: _Profile)
 def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout: bool) -> tuple[int, bool]:
     """api-gateway -> recommendation-service -> Redis; returns (client end, whether the call failed)."""
     cache_time = 250 * MS if timeout else b.ms(0.5, 3)
-    rank_time = 0 if timeout else b.ms(15, 70)
+    rank_time = 0 if timeout else b.ms(20, 110)
     server_time = MS + cache_time + rank_time + MS
     client_error = "HTTP 504 from recommendation-service" if timeout else None
     status = "504" if timeout else "200"

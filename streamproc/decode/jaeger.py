@@ -53,9 +53,10 @@ def decode_jaeger(doc: Any) -> DecodeResult:
             continue
         processes = trace.get("processes")
         services = _service_names(processes if isinstance(processes, dict) else {})
+        trace_ids: dict[str, bytes] = {}
         for raw in trace.get("spans") or ():
             try:
-                result.spans.append(_span(raw, services))
+                result.spans.append(_span(raw, services, trace_ids))
             except SpanProblem as problem:
                 result.skip(problem, raw, "traceID", "spanID")
             except (AttributeError, TypeError, ValueError, KeyError) as exc:
@@ -73,14 +74,8 @@ def _service_names(processes: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _span(raw: dict[str, Any], services: dict[str, str]) -> Span:
-    trace_id = parse_hex_id(
-        raw.get("traceID"),
-        sizes=(8, 16),
-        pad_to=TRACE_ID_BYTES,
-        reason=SkipReason.BAD_TRACE_ID,
-        what="trace id",
-    )
+def _span(raw: dict[str, Any], services: dict[str, str], trace_ids: dict[str, bytes]) -> Span:
+    trace_id = _trace_id(raw.get("traceID"), trace_ids)
     span_id = parse_hex_id(
         raw.get("spanID"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
     )
@@ -102,7 +97,7 @@ def _span(raw: dict[str, Any], services: dict[str, str]) -> Span:
     return Span(
         trace_id=trace_id,
         span_id=span_id,
-        parent_span_id=_parent(raw, trace_id),
+        parent_span_id=_parent(raw, trace_id, trace_ids),
         service=service,
         name=intern_text(raw.get("operationName")),
         kind=_KINDS.get(str(tags.get("span.kind", "")).lower(), SpanKind.UNSPECIFIED),
@@ -114,11 +109,22 @@ def _span(raw: dict[str, Any], services: dict[str, str]) -> Span:
     )
 
 
-def _parent(raw: dict[str, Any], trace_id: bytes) -> bytes:
+def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
+    """A trace id, decoded once per distinct id: every span and reference of a trace repeats it."""
+    known = cache.get(value) if isinstance(value, str) else None
+    if known is None:
+        known = parse_hex_id(
+            value, sizes=(8, 16), pad_to=TRACE_ID_BYTES, reason=SkipReason.BAD_TRACE_ID, what="trace id"
+        )
+        cache[value] = known
+    return known
+
+
+def _parent(raw: dict[str, Any], trace_id: bytes, trace_ids: dict[str, bytes]) -> bytes:
     references = [
         ref
         for ref in raw.get("references") or ()
-        if isinstance(ref, dict) and _same_trace(ref.get("traceID"), trace_id)
+        if isinstance(ref, dict) and _same_trace(ref.get("traceID"), trace_id, trace_ids)
     ]
     child_of = [ref for ref in references if ref.get("refType", "CHILD_OF") == "CHILD_OF"]
     chosen = child_of or references
@@ -127,14 +133,14 @@ def _parent(raw: dict[str, Any], trace_id: bytes) -> bytes:
     return parse_parent_id(raw.get("parentSpanID"))
 
 
-def _same_trace(ref_trace: Any, trace_id: bytes) -> bool:
+def _same_trace(ref_trace: Any, trace_id: bytes, trace_ids: dict[str, bytes]) -> bool:
+    """Whether a reference points into the span's own trace (a missing trace id means it does)."""
     if not isinstance(ref_trace, str) or not ref_trace:
         return True
     try:
-        raw = bytes.fromhex(ref_trace)
-    except ValueError:
+        return _trace_id(ref_trace, trace_ids) == trace_id
+    except SpanProblem:
         return False
-    return raw.rjust(TRACE_ID_BYTES, b"\0") == trace_id
 
 
 def _status(tags: dict[str, Any]) -> tuple[StatusCode, str]:
