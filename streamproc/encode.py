@@ -192,3 +192,56 @@ def otlp_document(spans: Iterable[Span]) -> dict[str, Any]:
             for service, spans in by_service.items()
         ]
     }
+
+
+# --- OTLP protobuf --------------------------------------------------------------------------------------
+
+
+def otlp_request(spans: Iterable[Span]) -> Any:
+    """One ExportTraceServiceRequest (protobuf): a resource per service, in first-seen order."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue as PB2AnyValue
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans as PB2ResourceSpans
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
+    from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
+
+    def value(item: str | int) -> PB2AnyValue:
+        return PB2AnyValue(int_value=item) if isinstance(item, int) else PB2AnyValue(string_value=item)
+
+    by_service: dict[str, list[PB2Span]] = {}
+    for span in spans:
+        events = []
+        if exception_items(span):
+            events.append(
+                PB2Span.Event(
+                    time_unix_nano=span.end_ns,
+                    name="exception",
+                    attributes=[PB2KeyValue(key=k, value=value(v)) for k, v in exception_items(span)],
+                )
+            )
+        by_service.setdefault(span.service, []).append(
+            PB2Span(
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                parent_span_id=span.parent_span_id,
+                name=span.name,
+                kind=PB2Span.SpanKind.ValueType(span.kind),
+                start_time_unix_nano=span.start_ns,
+                end_time_unix_nano=span.end_ns,
+                attributes=[PB2KeyValue(key=k, value=value(v)) for k, v in span_attribute_items(span)],
+                events=events,
+                status=PB2Status(
+                    code=PB2Status.StatusCode.ValueType(span.status), message=span.status_message
+                ),
+            )
+        )
+    request = PB2ExportTraceServiceRequest()
+    for service, pb_spans in by_service.items():
+        resource_spans = PB2ResourceSpans()
+        resource_spans.resource.attributes.append(PB2KeyValue(key="service.name", value=value(service)))
+        resource_spans.scope_spans.add(spans=pb_spans).scope.name = "streamproc.send"
+        request.resource_spans.append(resource_spans)
+    return request

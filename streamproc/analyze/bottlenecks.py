@@ -33,27 +33,35 @@ class BottleneckStats:
         self.patterns.update(other.patterns)
 
 
+Bottlenecks = dict[OperationKey, tuple[int, int]]  # (service, operation) -> (self time, index of largest)
+
+
+def find_bottlenecks(tree: TraceTree, self_times: list[int], threshold_pct: float) -> Bottlenecks:
+    """The operations of one trace whose spans have self time over the threshold share of the trace."""
+    # Compared in integers: exactly the threshold is not a bottleneck, whatever float rounding says.
+    numerator, denominator = Fraction(str(threshold_pct)).as_integer_ratio()
+    limit = numerator * tree.duration_ns
+    scale = 100 * denominator
+    found: Bottlenecks = {}
+    for index, self_ns in enumerate(self_times):
+        if self_ns * scale > limit and self_ns > 0:
+            span = tree.spans[index]
+            key = (span.service, span.name)
+            total, largest = found.get(key, (0, index))
+            if self_ns > self_times[largest]:
+                largest = index
+            found[key] = (total + self_ns, largest)
+    return found
+
+
 class BottleneckAnalyzer:
-    def __init__(self, threshold_pct: float = 20.0) -> None:
-        # Compared in integers: exactly the threshold is not a bottleneck, whatever float rounding says.
-        self._num, self._den = Fraction(str(threshold_pct)).as_integer_ratio()
+    def __init__(self) -> None:
         self.trace_count = 0
         self.stats: dict[OperationKey, BottleneckStats] = {}
 
-    def observe(self, tree: TraceTree, self_times: list[int]) -> None:
+    def observe(self, tree: TraceTree, found: Bottlenecks) -> None:
         self.trace_count += 1
         duration = tree.duration_ns
-        limit = self._num * duration
-        scale = 100 * self._den
-        found: dict[OperationKey, tuple[int, int]] = {}  # key -> (summed self time, index of largest)
-        for index, self_ns in enumerate(self_times):
-            if self_ns * scale > limit and self_ns > 0:
-                span = tree.spans[index]
-                key = (span.service, span.name)
-                total, largest = found.get(key, (0, index))
-                if self_ns > self_times[largest]:
-                    largest = index
-                found[key] = (total + self_ns, largest)
         for key, (self_ns, largest) in found.items():
             stats = self.stats.get(key)
             if stats is None:

@@ -95,6 +95,14 @@ def _root_path(tree: TraceTree, root: int) -> list[Section]:
     return reversed_sections
 
 
+def critical_time_per_span(sections: list[Section]) -> dict[int, int]:
+    """Time on the critical path per span index, in the order the spans first appear on the path."""
+    per_span: dict[int, int] = {}
+    for section in sections:
+        per_span[section.span] = per_span.get(section.span, 0) + section.end_ns - section.start_ns
+    return per_span
+
+
 @dataclass(slots=True)
 class PathStats:
     total_ns: int = 0
@@ -117,11 +125,8 @@ class CriticalPathAnalyzer:
         self.stats: dict[OperationKey, PathStats] = {}
         self._slowest: list[_Slowest] = []
 
-    def observe(self, tree: TraceTree) -> None:
-        sections = critical_path(tree)
-        per_span: dict[int, int] = {}
-        for section in sections:
-            per_span[section.span] = per_span.get(section.span, 0) + section.end_ns - section.start_ns
+    def observe(self, tree: TraceTree, per_span: dict[int, int]) -> None:
+        """`per_span`: critical path time per span index, in path order (see `critical_time_per_span`)."""
         seen: set[OperationKey] = set()
         for index, critical_ns in per_span.items():
             span = tree.spans[index]

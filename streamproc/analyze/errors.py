@@ -70,6 +70,8 @@ class ServiceErrors:
 
 def classify(tree: TraceTree) -> list[tuple[int, ErrorClass]]:
     """Each erroring span, and each OK span with an erroring child, with its classification."""
+    if not tree.is_error:
+        return []
     spans = tree.spans
     result = []
     for index, span in enumerate(spans):
@@ -89,12 +91,13 @@ class ErrorAnalyzer:
         self.patterns: dict[PatternKey, PatternStats] = {}
         self.services: dict[str, ServiceErrors] = {}
 
-    def observe(self, tree: TraceTree) -> None:
+    def observe(self, tree: TraceTree, classes: list[tuple[int, ErrorClass]]) -> None:
+        """`classes`: the trace's erroring and handling spans, from `classify`."""
         self.trace_count += 1
         if not tree.is_error:
             return
         self.error_traces += 1
-        for index, classification in classify(tree):
+        for index, classification in classes:
             span = tree.spans[index]
             service = self.services.get(span.service)
             if service is None:

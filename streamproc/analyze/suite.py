@@ -6,13 +6,14 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from streamproc.analyze.bottlenecks import BottleneckAnalyzer
-from streamproc.analyze.critical_path import CriticalPathAnalyzer
-from streamproc.analyze.dependencies import DependencyAnalyzer, find_calls
-from streamproc.analyze.errors import ErrorAnalyzer
+from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
+from streamproc.analyze.critical_path import CriticalPathAnalyzer, critical_path, critical_time_per_span
+from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
+from streamproc.analyze.errors import ErrorAnalyzer, ErrorClass, classify
 from streamproc.analyze.summary import SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
 from streamproc.model import Trace
+from streamproc.protocols import DurationStore
 
 
 class Section(enum.Enum):
@@ -41,27 +42,54 @@ class AnalysisOptions:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class TraceFindings:
+    """What the analyses found in one trace; computed once, fed to every analyzer and to live metrics."""
+
+    tree: TraceTree
+    bottlenecks: Bottlenecks
+    critical_ns: dict[int, int]  # span index -> time on the critical path, in path order
+    error_classes: list[tuple[int, ErrorClass]]
+    calls: list[Call]
+
+
+def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
+    return TraceFindings(
+        tree=tree,
+        bottlenecks=find_bottlenecks(tree, tree.self_times(), options.bottleneck_threshold_pct),
+        critical_ns=critical_time_per_span(critical_path(tree)),
+        error_classes=classify(tree),
+        calls=find_calls(tree),
+    )
+
+
 class AnalysisSuite:
-    def __init__(self, options: AnalysisOptions | None = None) -> None:
+    def __init__(
+        self, options: AnalysisOptions | None = None, durations: DurationStore | None = None
+    ) -> None:
         self.options = options or AnalysisOptions()
-        self.summary = SummaryAnalyzer()
-        self.bottlenecks = BottleneckAnalyzer(self.options.bottleneck_threshold_pct)
+        self.summary = SummaryAnalyzer(durations)
+        self.bottlenecks = BottleneckAnalyzer()
         self.critical_paths = CriticalPathAnalyzer(self.options.slowest_paths)
         self.errors = ErrorAnalyzer()
         self.dependencies = DependencyAnalyzer()
 
-    def observe(self, trace: Trace) -> TraceTree:
-        """Analyze one whole trace; returns its index for callers that derive more from it (metrics)."""
-        tree = build_tree(trace)
-        self.observe_tree(tree)
-        return tree
+    def observe(self, trace: Trace) -> TraceFindings:
+        """Analyze one whole trace; returns what was found, for callers that derive more (metrics)."""
+        return self.observe_tree(build_tree(trace))
 
-    def observe_tree(self, tree: TraceTree) -> None:
+    def observe_tree(self, tree: TraceTree) -> TraceFindings:
+        findings = find(tree, self.options)
+        self.observe_findings(findings)
+        return findings
+
+    def observe_findings(self, findings: TraceFindings) -> None:
+        tree = findings.tree
         self.summary.observe(tree)
-        self.bottlenecks.observe(tree, tree.self_times())
-        self.critical_paths.observe(tree)
-        self.errors.observe(tree)
-        self.dependencies.observe(tree, find_calls(tree))
+        self.bottlenecks.observe(tree, findings.bottlenecks)
+        self.critical_paths.observe(tree, findings.critical_ns)
+        self.errors.observe(tree, findings.error_classes)
+        self.dependencies.observe(tree, findings.calls)
 
     def merge(self, other: AnalysisSuite) -> None:
         self.summary.merge(other.summary)

@@ -7,12 +7,31 @@ from typing import Any
 
 from streamproc.analyze.stats import NS_PER_MS, ms, pct, percentiles
 from streamproc.analyze.tree import TraceTree
+from streamproc.protocols import DurationStore
+
+QUANTILES = (50, 95, 99)
+
+
+class ExactDurations:
+    """Every trace duration, for exact percentiles: the batch path, where the input bounds the size."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+
+    def add(self, duration_ns: int) -> None:
+        self.values.append(duration_ns)
+
+    def merge(self, other: ExactDurations) -> None:
+        self.values.extend(other.values)
+
+    def quantiles(self, percents: tuple[int, ...]) -> list[float]:
+        return percentiles(self.values, percents)
 
 
 class SummaryAnalyzer:
-    """Counts and the duration of every trace (exact; the live path swaps in a sketch for the durations)."""
+    """Counts, time range and trace durations; percentiles come from a pluggable duration store."""
 
-    def __init__(self) -> None:
+    def __init__(self, durations: DurationStore | None = None) -> None:
         self.trace_count = 0
         self.span_count = 0
         self.error_traces = 0
@@ -20,7 +39,10 @@ class SummaryAnalyzer:
         self.partial_traces = 0
         self.start_ns: int | None = None
         self.end_ns: int | None = None
-        self.durations_ns: list[int] = []
+        self.durations: DurationStore = durations if durations is not None else ExactDurations()
+        self.total_ns = 0
+        self.min_ns: int | None = None
+        self.max_ns: int | None = None
 
     def observe(self, tree: TraceTree) -> None:
         self.trace_count += 1
@@ -28,7 +50,11 @@ class SummaryAnalyzer:
         self.error_spans += tree.error_span_count
         self.error_traces += tree.is_error
         self.partial_traces += tree.partial
-        self.durations_ns.append(tree.duration_ns)
+        duration = tree.duration_ns
+        self.durations.add(duration)
+        self.total_ns += duration
+        self.min_ns = duration if self.min_ns is None else min(self.min_ns, duration)
+        self.max_ns = duration if self.max_ns is None else max(self.max_ns, duration)
         self.start_ns = tree.start_ns if self.start_ns is None else min(self.start_ns, tree.start_ns)
         self.end_ns = tree.end_ns if self.end_ns is None else max(self.end_ns, tree.end_ns)
 
@@ -38,7 +64,11 @@ class SummaryAnalyzer:
         self.error_traces += other.error_traces
         self.error_spans += other.error_spans
         self.partial_traces += other.partial_traces
-        self.durations_ns.extend(other.durations_ns)
+        self.durations.merge(other.durations)
+        self.total_ns += other.total_ns
+        if other.min_ns is not None and other.max_ns is not None:
+            self.min_ns = other.min_ns if self.min_ns is None else min(self.min_ns, other.min_ns)
+            self.max_ns = other.max_ns if self.max_ns is None else max(self.max_ns, other.max_ns)
         for bound in (other.start_ns, other.end_ns):
             if bound is not None:
                 self.start_ns = bound if self.start_ns is None else min(self.start_ns, bound)
@@ -49,8 +79,8 @@ class SummaryAnalyzer:
         return pct(self.error_traces, self.trace_count)
 
     def report(self, *, skipped_spans: int) -> dict[str, Any]:
-        durations = self.durations_ns
-        p50, p95, p99 = percentiles(durations, (50, 95, 99))
+        count = self.trace_count
+        p50, p95, p99 = self.durations.quantiles(QUANTILES) if count else (0.0, 0.0, 0.0)
         return {
             "trace_count": self.trace_count,
             "span_count": self.span_count,
@@ -60,12 +90,12 @@ class SummaryAnalyzer:
             "skipped_spans": skipped_spans,
             "time_range": {"start": iso_time(self.start_ns), "end": iso_time(self.end_ns)},
             "duration_stats": {
-                "min_ms": ms(min(durations)) if durations else 0.0,
-                "mean_ms": round(sum(durations) / len(durations) / NS_PER_MS, 3) if durations else 0.0,
+                "min_ms": ms(self.min_ns or 0),
+                "mean_ms": round(self.total_ns / count / NS_PER_MS, 3) if count else 0.0,
                 "p50_ms": ms(p50),
                 "p95_ms": ms(p95),
                 "p99_ms": ms(p99),
-                "max_ms": ms(max(durations)) if durations else 0.0,
+                "max_ms": ms(self.max_ns or 0),
             },
         }
 
