@@ -338,6 +338,132 @@ def run_generate(argv: Sequence[str], prog: str = "streamproc generate") -> int:
     return EXIT_OK
 
 
+# --- serve --------------------------------------------------------------------------------------------
+
+
+def _serve_parser(prog: str) -> argparse.ArgumentParser:
+    from streamproc.config import FIELDS
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Receive OTLP/gRPC spans, assemble whole traces, analyze each, serve Prometheus "
+        "metrics and a JSON report. Every setting also comes from --config FILE (TOML or YAML) and from "
+        "STREAMPROC_<NAME> environment variables; flags win over the environment, which wins over the file.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", metavar="FILE", help="settings file (.toml, .yaml or .yml)")
+    for name, spec in FIELDS.items():
+        default = spec.default
+        kind = spec.metadata.get("kind")
+        metavar = "DURATION" if kind == "duration" else name.upper()
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            metavar=metavar,
+            help=f"{spec.metadata['help']} (default {default!r})",
+        )
+    return parser
+
+
+def run_serve(argv: Sequence[str], prog: str = "streamproc serve") -> int:
+    import os
+
+    from streamproc.config import build_settings, environment_settings, read_config_file
+    from streamproc.logs import configure_logging
+    from streamproc.service import serve
+
+    args = vars(_serve_parser(prog).parse_args(argv))
+    config_path = args.pop("config", None)
+    layers: list[tuple[str, Any]] = []
+    if config_path:
+        layers.append((f"--config {config_path}:", read_config_file(config_path)))
+    layers.append(("environment", environment_settings(os.environ)))
+    layers.append(("flag", args))
+    settings = build_settings(layers)
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return serve(settings)
+    except OSError as exc:
+        raise UsageError(f"cannot start: {exc}") from None
+
+
+# --- send ---------------------------------------------------------------------------------------------
+
+
+def _send_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Replay trace files (any format analyze-traces reads) into an OTLP/gRPC endpoint.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="trace files; - reads standard input")
+    parser.add_argument(
+        "--endpoint", default="127.0.0.1:4317", help="OTLP/gRPC HOST:PORT (default 127.0.0.1:4317)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        metavar="SPANS_PER_SEC",
+        help="pace the replay (default: as fast as the endpoint takes it)",
+    )
+    parser.add_argument("--batch-size", type=int, default=512, help="spans per request (default 512)")
+    parser.add_argument("--format", choices=[f.value for f in Format], help="force the input format")
+    parser.add_argument("--bearer-token", default="", help="send 'authorization: Bearer TOKEN'")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    return parser
+
+
+def run_send(argv: Sequence[str], prog: str = "streamproc send") -> int:
+    from streamproc.send import send_traces
+
+    args = _send_parser(prog).parse_args(argv)
+    problems = []
+    if args.batch_size < 1:
+        problems.append("--batch-size must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        problems.append("--rate must be positive")
+    if problems:
+        raise UsageError("; ".join(problems))
+    with _collector_paused():
+        loaded = load(args.files, forced=Format(args.format) if args.format else None)
+    for source in loaded.sources:
+        warning = source.warning()
+        if warning:
+            print(f"{prog}: warning: {warning} (not sent)", file=sys.stderr)
+    traces = [tree.spans for tree in loaded.trees]
+    total = sum(len(spans) for spans in traces)
+    bar = _progress_bar(total, "sending")
+    headers = [("authorization", f"Bearer {args.bearer_token}")] if args.bearer_token else []
+    try:
+        result = send_traces(
+            traces,
+            endpoint=args.endpoint,
+            batch_size=args.batch_size,
+            rate=args.rate,
+            timeout_s=args.timeout,
+            headers=headers,
+            progress=bar.update if bar is not None else lambda _n: None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    print(
+        f"{prog}: sent {result.spans_sent:,} spans of {len(traces):,} traces in {result.requests:,} requests"
+        f" ({result.retries:,} retries); the endpoint rejected {result.rejected_spans:,}",
+        file=sys.stderr,
+    )
+    for message in result.messages or ():
+        print(f"{prog}: rejected: {message}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _progress_bar(total: int, label: str) -> Any:
+    if total < 1000 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit=" spans", leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
 # --- entry points ---------------------------------------------------------------------------------------
 
 
@@ -368,14 +494,16 @@ def analyze_main(argv: Sequence[str] | None = None) -> int:
     return _guarded("analyze-traces", run_analyze, sys.argv[1:] if argv is None else argv)
 
 
-_COMMANDS = {"analyze": run_analyze, "generate": run_generate}
+_COMMANDS = {"serve": run_serve, "send": run_send, "analyze": run_analyze, "generate": run_generate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: streamproc {analyze,generate} ...\n\n"
+            "usage: streamproc {serve,send,analyze,generate} ...\n\n"
+            "  serve     receive OTLP/gRPC, analyze whole traces, serve /metrics and /api/report\n"
+            "  send      replay trace files into an OTLP/gRPC endpoint\n"
             "  analyze   analyze trace files (same as analyze-traces)\n"
             "  generate  write synthetic traces of a named scenario\n"
         )

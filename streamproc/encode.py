@@ -9,6 +9,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue as PB2AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans as PB2ResourceSpans
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 
 from streamproc.decode import Format
 from streamproc.model import ATTRIBUTE_KEYS, Span, SpanKind, StatusCode, Trace
@@ -197,16 +205,8 @@ def otlp_document(spans: Iterable[Span]) -> dict[str, Any]:
 # --- OTLP protobuf --------------------------------------------------------------------------------------
 
 
-def otlp_request(spans: Iterable[Span]) -> Any:
+def otlp_request(spans: Iterable[Span]) -> PB2ExportTraceServiceRequest:
     """One ExportTraceServiceRequest (protobuf): a resource per service, in first-seen order."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
-    )
-    from opentelemetry.proto.common.v1.common_pb2 import AnyValue as PB2AnyValue
-    from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
-    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans as PB2ResourceSpans
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
-    from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 
     def value(item: str | int) -> PB2AnyValue:
         return PB2AnyValue(int_value=item) if isinstance(item, int) else PB2AnyValue(string_value=item)

@@ -1,0 +1,200 @@
+"""Settings for `streamproc serve`: one frozen object, from defaults < config file < STREAMPROC_* environment
+variables < command-line flags, validated once with every problem reported together.
+
+Each field's metadata gives its flag help and its kind: durations accept `500ms`, `5s`, `1m`, `1h`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamproc.assembler import AssemblerLimits
+from streamproc.errors import UsageError
+
+ENV_PREFIX = "STREAMPROC_"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
+
+
+def parse_duration_s(text: str | float, name: str) -> float:
+    """`90`, `500ms`, `30s`, `15m`, `1h`, `2d` (or a number of seconds) as seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    match = _DURATION.match(str(text))
+    if not match:
+        raise UsageError(f"{name}: {text!r} is not a duration (examples: 500ms, 30s, 15m, 1h)")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _setting(default: Any, help_text: str, kind: str = "") -> Any:
+    return field(default=default, metadata={"help": help_text, "kind": kind})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    grpc_listen: str = _setting(
+        "127.0.0.1:4317", "OTLP/gRPC listen address HOST:PORT (port 0: any free port)"
+    )
+    http_listen: str = _setting(
+        "127.0.0.1:9464", "HTTP listen address for /metrics, /healthz, /readyz, /api/report"
+    )
+    max_message_size: int = _setting(16 * 1024 * 1024, "largest OTLP request accepted, in bytes")
+    max_inflight_requests: int = _setting(64, "concurrent Export calls before refusing with UNAVAILABLE")
+    grpc_workers: int = _setting(8, "gRPC server worker threads")
+    bearer_token: str = _setting("", "if set, Export calls must send 'authorization: Bearer <token>'")
+    idle_timeout: float = _setting(5.0, "complete a trace after no span for this long", "duration")
+    root_grace: float = _setting(
+        1.0, "complete a trace this long after its root span, if nothing newer came", "duration"
+    )
+    max_trace_age: float = _setting(60.0, "complete a trace this long after its first span", "duration")
+    max_traces: int = _setting(50_000, "traces buffered at most (the oldest completes early beyond)")
+    max_buffered_spans: int = _setting(
+        1_000_000, "spans buffered at most (the oldest traces complete early beyond)"
+    )
+    max_spans_per_trace: int = _setting(100_000, "spans per trace at most (the trace completes early at it)")
+    recent_trace_ids: int = _setting(200_000, "completed trace ids remembered to recognise late spans")
+    bottleneck_threshold: float = _setting(
+        20.0, "self time share (percent) above which a span is a bottleneck"
+    )
+    cardinality_limit: int = _setting(2_000, "label sets per metric before folding into the overflow series")
+    report_retention: float = _setting(3600.0, "how far back /api/report can look", "duration")
+    report_bucket: float = _setting(60.0, "time bucket of the windowed report state", "duration")
+    report_recent_traces: int = _setting(10_000, "recent traces kept for /api/report queries with filters")
+    tick_interval: float = _setting(0.05, "how often buffered traces are checked for completion", "duration")
+    drain_seconds: float = _setting(0.0, "after shutdown, keep serving /metrics this long", "duration")
+    log_format: str = _setting("auto", "auto (console on a TTY, else JSON), json or console")
+    log_level: str = _setting("info", "debug, info, warning or error")
+
+    def assembler_limits(self) -> AssemblerLimits:
+        ns = 1_000_000_000
+        return AssemblerLimits(
+            idle_timeout_ns=int(self.idle_timeout * ns),
+            root_grace_ns=int(self.root_grace * ns),
+            max_trace_age_ns=int(self.max_trace_age * ns),
+            max_traces=self.max_traces,
+            max_buffered_spans=self.max_buffered_spans,
+            max_spans_per_trace=self.max_spans_per_trace,
+            recent_trace_ids=self.recent_trace_ids,
+        )
+
+    def problems(self) -> list[str]:
+        found = []
+        for name in ("grpc_listen", "http_listen"):
+            if not valid_listen(getattr(self, name)):
+                found.append(f"{name}: {getattr(self, name)!r} is not HOST:PORT")
+        for name in (
+            "max_message_size",
+            "max_inflight_requests",
+            "grpc_workers",
+            "cardinality_limit",
+            "report_recent_traces",
+        ):
+            if getattr(self, name) < 1:
+                found.append(f"{name} must be at least 1")
+        for name in ("report_retention", "report_bucket", "tick_interval"):
+            if getattr(self, name) <= 0:
+                found.append(f"{name} must be positive")
+        if self.drain_seconds < 0:
+            found.append("drain_seconds cannot be negative")
+        if not 0 <= self.bottleneck_threshold < 100:
+            found.append("bottleneck_threshold must be from 0 to under 100")
+        if self.log_format not in ("auto", "json", "console"):
+            found.append(f"log_format: {self.log_format!r} is not auto, json or console")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            found.append(f"log_level: {self.log_level!r} is not debug, info, warning or error")
+        found += [p.replace("_ns", "") for p in self.assembler_limits().problems()]
+        return found
+
+
+def valid_listen(address: str) -> bool:
+    match = _LISTEN.match(address)
+    return match is not None and int(match.group("port")) <= 65535
+
+
+def split_listen(address: str) -> tuple[str, int]:
+    """HOST:PORT into (host, port); an empty host means all interfaces. Assumes a valid address."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A TOML or YAML file of settings (keys as the field names, or with dashes)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--config {path}: {exc.strerror or exc}") from None
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            loaded = yaml.safe_load(text) or {}
+        else:
+            loaded = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--config {path}: expected a table of settings at the top level")
+    return {str(key).replace("-", "_"): value for key, value in loaded.items()}
+
+
+def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in FIELDS
+    }
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    spec = FIELDS[name]
+    kind = spec.metadata.get("kind")
+    if kind == "duration":
+        return parse_duration_s(value, f"{source} {name}")
+    target = (
+        spec.type if isinstance(spec.type, type) else {"int": int, "float": float, "str": str}[str(spec.type)]
+    )
+    if target is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise UsageError(f"{source} {name}: {value!r} is not a whole number")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{source} {name}: {value!r} is not a whole number") from None
+    if target is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{source} {name}: {value!r} is not a number") from None
+    return str(value)
+
+
+def build_settings(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
+    """Merge (source name, values) layers, later ones winning; raise one UsageError listing every problem."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for source, layer in layers:
+        for name, value in layer.items():
+            if name not in FIELDS:
+                problems.append(f"{source}: unknown setting {name!r}")
+                continue
+            try:
+                values[name] = _convert(name, value, source)
+            except UsageError as exc:
+                problems.append(str(exc))
+    settings = Settings(**values) if not problems else Settings()
+    if not problems:
+        problems = settings.problems()
+    if problems:
+        raise UsageError("invalid settings: " + "; ".join(problems))
+    return settings

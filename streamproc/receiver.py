@@ -1,0 +1,172 @@
+"""OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and the gRPC health
+service (an adapter: sockets and threads live here).
+
+Status mapping (DESIGN section 8), the one place errors become gRPC codes:
+* undecodable request bytes             -> INVALID_ARGUMENT (not retryable)
+* individually bad spans                -> OK with partial_success {rejected_spans, error_message}
+* shutting down, or over capacity       -> UNAVAILABLE (every OTLP exporter retries it)
+* missing or wrong bearer token         -> UNAUTHENTICATED
+The request is registered with no deserializer so that the handler, not gRPC, decides what a malformed
+message gets; gzip-compressed requests are decompressed by gRPC itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent import futures
+
+import grpc
+import structlog
+from google.protobuf.message import DecodeError as PB2DecodeError
+from grpc_health.v1 import health as grpc_health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess as PB2ExportTracePartialSuccess,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
+)
+
+from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.model import SkippedSpan
+from streamproc.pipeline import LivePipeline
+
+SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def partial_success_message(skipped: list[SkippedSpan]) -> str:
+    """One line for the sender: counts per reason and the first rejected span."""
+    reasons = Counter(s.reason.value for s in skipped)
+    first = skipped[0]
+    counts = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+    where = f"trace {first.trace_id} span {first.span_id}"
+    return f"rejected {len(skipped)} spans ({counts}); first: {where}: {first.detail}"
+
+
+class OtlpReceiver:
+    def __init__(
+        self,
+        pipeline: LivePipeline,
+        *,
+        host: str,
+        port: int,
+        max_message_size: int,
+        max_inflight: int,
+        workers: int,
+        bearer_token: str = "",
+    ) -> None:
+        self._pipeline = pipeline
+        self._max_inflight = max_inflight
+        self._token = f"Bearer {bearer_token}" if bearer_token else ""
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._accepting = False
+        self._log = structlog.get_logger()
+        self._address = f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+            options=[
+                ("grpc.max_receive_message_length", max_message_size),
+                ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            ],
+        )
+        handler: grpc.RpcMethodHandler[bytes, PB2ExportTraceServiceResponse] = (
+            grpc.unary_unary_rpc_method_handler(
+                self._export,
+                request_deserializer=None,
+                response_serializer=PB2ExportTraceServiceResponse.SerializeToString,
+            )
+        )
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE_NAME, {"Export": handler}),)
+        )
+        self._health = grpc_health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self.port = 0
+
+    def start(self) -> int:
+        """Bind and serve; returns the bound port (useful when asked for port 0)."""
+        self.port = self._server.add_insecure_port(self._address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self._address}")
+        self._server.start()
+        self._accepting = True
+        for name in ("", SERVICE_NAME):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    def stop_accepting(self) -> None:
+        """From now on Export answers UNAVAILABLE and health says NOT_SERVING."""
+        self._accepting = False
+        self._health.enter_graceful_shutdown()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no Export call is being handled; False if some still are after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._inflight_lock:
+                if self._inflight == 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def shutdown(self, grace_s: float) -> None:
+        self.stop_accepting()
+        self._server.stop(grace_s).wait()
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def _export(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
+        if self._token and dict(context.invocation_metadata()).get("authorization") != self._token:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        if not self._accepting:
+            self._refuse(raw, "shutting_down")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "streamproc is shutting down")
+        with self._inflight_lock:
+            busy = self._inflight >= self._max_inflight
+            if not busy:
+                self._inflight += 1
+        if busy:
+            self._refuse(raw, "over_capacity")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "streamproc is over capacity, retry later")
+        try:
+            return self._ingest(raw, context)
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+
+    def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
+        try:
+            request = PB2ExportTraceServiceRequest.FromString(raw)
+        except PB2DecodeError as exc:
+            self._pipeline.ingest_undecodable()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an ExportTraceServiceRequest: {exc}")
+        result = decode_export_request(request)
+        self._pipeline.ingest(result)
+        if not result.skipped:
+            return PB2ExportTraceServiceResponse()
+        message = partial_success_message(result.skipped)
+        self._log.warning("spans_rejected", count=len(result.skipped), detail=message, peer=context.peer())
+        return PB2ExportTraceServiceResponse(
+            partial_success=PB2ExportTracePartialSuccess(
+                rejected_spans=len(result.skipped), error_message=message
+            )
+        )
+
+    def _refuse(self, raw: bytes, reason: str) -> None:
+        try:
+            count = sum(
+                len(s.spans)
+                for r in PB2ExportTraceServiceRequest.FromString(raw).resource_spans
+                for s in r.scope_spans
+            )
+        except PB2DecodeError:
+            count = 0
+        self._pipeline.refuse(count, reason)

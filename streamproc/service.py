@@ -1,0 +1,147 @@
+"""The live service's lifecycle: start downstream first, stop upstream first, drain (an adapter: threads,
+signals and clocks live here).
+
+start:    HTTP (metrics, health) -> completion ticker -> OTLP receiver
+shutdown: the receiver answers UNAVAILABLE and health turns NOT_SERVING; in-flight requests finish; every
+          buffered trace is completed and analyzed; /metrics stays served for `drain_seconds` so that
+          Prometheus scrapes the last counts; then the gRPC and HTTP servers stop. Idempotent.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from streamproc.analyze.suite import AnalysisOptions
+from streamproc.config import Settings, split_listen
+from streamproc.endpoints import HttpEndpoints
+from streamproc.pipeline import LivePipeline
+from streamproc.receiver import OtlpReceiver
+
+_NS = 1_000_000_000
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.pipeline = LivePipeline(
+            limits=settings.assembler_limits(),
+            options=AnalysisOptions(bottleneck_threshold_pct=settings.bottleneck_threshold),
+            cardinality_limit=settings.cardinality_limit,
+            report_bucket_ns=int(settings.report_bucket * _NS),
+            report_retention_ns=int(settings.report_retention * _NS),
+            report_recent_traces=settings.report_recent_traces,
+        )
+        self.registry.register(self.pipeline)
+        grpc_host, grpc_port = split_listen(settings.grpc_listen)
+        http_host, http_port = split_listen(settings.http_listen)
+        self.receiver = OtlpReceiver(
+            self.pipeline,
+            host=grpc_host,
+            port=grpc_port,
+            max_message_size=settings.max_message_size,
+            max_inflight=settings.max_inflight_requests,
+            workers=settings.grpc_workers,
+            bearer_token=settings.bearer_token,
+        )
+        self.http = HttpEndpoints(
+            host=http_host,
+            port=http_port,
+            registry=self.registry,
+            pipeline=self.pipeline,
+            ready=lambda: self.receiver.accepting,
+        )
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="completion-ticker", daemon=True)
+        self._shutdown_lock = threading.Lock()
+        self._stopped = False
+        self._log = structlog.get_logger()
+
+    def start(self) -> None:
+        self.http.start()
+        self._ticker.start()
+        self.receiver.start()
+        s = self.settings
+        self._log.info(
+            "streamproc_started",
+            grpc=f"{split_listen(s.grpc_listen)[0]}:{self.receiver.port}",
+            http=f"{split_listen(s.http_listen)[0]}:{self.http.port}",
+            idle_timeout_s=s.idle_timeout,
+            root_grace_s=s.root_grace,
+            max_trace_age_s=s.max_trace_age,
+            max_traces=s.max_traces,
+            max_buffered_spans=s.max_buffered_spans,
+            max_spans_per_trace=s.max_spans_per_trace,
+            max_message_size=s.max_message_size,
+            cardinality_limit=s.cardinality_limit,
+            drain_seconds=s.drain_seconds,
+        )
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.settings.tick_interval):
+            try:
+                self.pipeline.tick()
+            except Exception:  # a bug in an analyzer must not stop trace completion for good
+                self._log.exception("tick_failed")
+
+    def request_stop(self, *_: Any) -> None:
+        """Ask the service to stop (safe from a signal handler)."""
+        self._stop.set()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    def shutdown(self) -> dict[str, int]:
+        """Drain and stop; returns what was drained. Safe to call more than once."""
+        with self._shutdown_lock:
+            if self._stopped:
+                return {}
+            self._stopped = True
+        self._stop.set()
+        buffered = self.pipeline.buffer_state()
+        self.receiver.stop_accepting()
+        self.receiver.wait_idle(timeout_s=5.0)
+        self._ticker.join(timeout=5.0)
+        drained = self.pipeline.drain()
+        self._log.info(
+            "streamproc_draining",
+            traces=drained,
+            spans=buffered["spans"],
+            metrics_served_for_s=self.settings.drain_seconds,
+        )
+        time.sleep(self.settings.drain_seconds)
+        self.receiver.shutdown(grace_s=1.0)
+        self.http.shutdown()
+        summary = {
+            "drained_traces": drained,
+            "drained_spans": buffered["spans"],
+            "spans_received": self.pipeline.spans_received,
+            "traces_analyzed": self.pipeline.traces_analyzed,
+        }
+        self._log.info("streamproc_stopped", **summary)
+        return summary
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGTERM or SIGINT, then drain; the exit code."""
+    service = Service(settings)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        service.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        service.start()
+        service.wait()
+    finally:
+        service.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

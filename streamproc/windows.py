@@ -1,0 +1,86 @@
+"""The live report's state: analyses kept in time buckets that merge into any window (pure; time passed in).
+
+Each bucket is an AnalysisSuite with a sketch for durations, so a bucket's size depends on the number of
+distinct services and operations, not on the number of traces. `report()` merges the buckets that fall in
+the window. Filters (service, errors only, latency) need the traces themselves: those queries are answered
+from a bounded ring of the most recent traces, and the report says how far back that ring reached.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from streamproc.analyze.sketch import SketchDurations
+from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, AnalysisSuite, Section, TraceFindings
+from streamproc.analyze.summary import iso_time
+from streamproc.analyze.tree import TraceTree
+from streamproc.filters import TraceFilter, filter_trees
+
+
+@dataclass(slots=True)
+class _Bucket:
+    start_ns: int
+    suite: AnalysisSuite
+    skipped_spans: int = 0
+
+
+class ReportWindows:
+    def __init__(
+        self, options: AnalysisOptions, *, bucket_ns: int, retention_ns: int, recent_traces: int
+    ) -> None:
+        self.options = options
+        self.bucket_ns = bucket_ns
+        self.retention_ns = retention_ns
+        self._buckets: deque[_Bucket] = deque()
+        self._recent: deque[tuple[int, TraceTree]] = deque(maxlen=recent_traces)
+
+    def _current(self, now_ns: int) -> _Bucket:
+        start = now_ns - now_ns % self.bucket_ns
+        if not self._buckets or self._buckets[-1].start_ns != start:
+            self._buckets.append(_Bucket(start, AnalysisSuite(self.options, SketchDurations())))
+        while self._buckets and self._buckets[0].start_ns + self.bucket_ns <= now_ns - self.retention_ns:
+            self._buckets.popleft()
+        return self._buckets[-1]
+
+    def observe(self, findings: TraceFindings, now_ns: int) -> None:
+        self._current(now_ns).suite.observe_findings(findings)
+        self._recent.append((now_ns, findings.tree))
+
+    def skipped(self, count: int, now_ns: int) -> None:
+        self._current(now_ns).skipped_spans += count
+
+    def report(
+        self,
+        *,
+        window_ns: int,
+        now_ns: int,
+        sections: frozenset[Section] = ALL_SECTIONS,
+        top: int | None = None,
+        rules: TraceFilter | None = None,
+    ) -> dict[str, Any]:
+        since = now_ns - min(window_ns, self.retention_ns)
+        buckets = [b for b in self._buckets if b.start_ns + self.bucket_ns > since]
+        skipped = sum(b.skipped_spans for b in buckets)
+        window: dict[str, Any] = {
+            "seconds": window_ns / 1e9,
+            "start": iso_time(since),
+            "end": iso_time(now_ns),
+        }
+        if rules is not None and rules.active:
+            recent = [tree for completed_ns, tree in self._recent if completed_ns >= since]
+            suite = AnalysisSuite(self.options, SketchDurations())
+            for tree in filter_trees(recent, rules):
+                suite.observe_tree(tree)
+            oldest = self._recent[0][0] if self._recent else now_ns
+            window["filtered_from_recent_traces"] = len(recent)
+            window["complete"] = len(self._recent) < (self._recent.maxlen or 0) or oldest <= since
+        else:
+            suite = AnalysisSuite(self.options, SketchDurations())
+            for bucket in buckets:
+                suite.merge(bucket.suite)
+            window["complete"] = True
+        report = suite.report(sections=sections, top=top, skipped_spans=skipped)
+        report["window"] = window
+        return report
