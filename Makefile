@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test check lint types format clean demo
+.PHONY: run demo test check lint types format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Until the live server exists, the main job is the batch analysis of a generated incident.
+# The main job: the live server on embedded defaults (OTLP/gRPC 127.0.0.1:4317, HTTP 127.0.0.1:9464).
 run: $(STAMP)
+	$(BIN)/streamproc serve
+
+# The batch analysis of a generated incident, and a before/after comparison.
+demo: $(STAMP)
 	mkdir -p build
 	$(BIN)/streamproc generate --scenario incident --count 2000 --seed 7 --output build/incident.json
 	$(BIN)/streamproc generate --scenario fixed --count 2000 --seed 7 --output build/fixed.json

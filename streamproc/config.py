@@ -192,9 +192,9 @@ def build_settings(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
                 values[name] = _convert(name, value, source)
             except UsageError as exc:
                 problems.append(str(exc))
-    settings = Settings(**values) if not problems else Settings()
-    if not problems:
-        problems = settings.problems()
+    # Values that failed to convert keep their (valid) defaults, so every other problem still shows.
+    settings = Settings(**values)
+    problems += settings.problems()
     if problems:
         raise UsageError("invalid settings: " + "; ".join(problems))
     return settings

@@ -135,7 +135,10 @@ class HttpEndpoints:
         return self.port
 
     def shutdown(self) -> None:
-        self._server.shutdown()
+        """Stop serving and close the socket; safe before start() and when called twice."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5.0)
         self._server.server_close()
 
     def _metrics(self, _query: str, accept: str) -> tuple[int, str, bytes]:

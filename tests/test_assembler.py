@@ -29,7 +29,12 @@ def test_idle_trace_completes_after_idle_timeout():
     a.add([span(9, 1, 0, 1, trace=trace_id(1))], now_ns=4 * S)
     assert a.expire(8 * S) == []
     (done,) = a.expire(9 * S)
-    assert (done.reason, len(done.trace.spans), done.trace.partial, done.late) == (Completion.IDLE, 4, False, False)
+    assert (done.reason, len(done.trace.spans), done.trace.partial, done.late) == (
+        Completion.IDLE,
+        4,
+        False,
+        False,
+    )
 
 
 def test_rooted_trace_completes_after_root_grace():
@@ -56,7 +61,11 @@ def test_max_traces_completes_the_oldest_as_partial():
     a.add(spans_of(1, 1), 0)
     a.add(spans_of(2, 1), 1)
     (done,) = a.add(spans_of(3, 1), 2)
-    assert (done.trace.trace_id, done.reason, done.trace.partial) == (trace_id(1), Completion.MAX_TRACES, True)
+    assert (done.trace.trace_id, done.reason, done.trace.partial) == (
+        trace_id(1),
+        Completion.MAX_TRACES,
+        True,
+    )
     assert a.buffered_traces == 2
 
 
@@ -122,14 +131,22 @@ def test_every_span_is_analyzed_once_or_dropped_and_the_buffer_stays_bounded(
     arrivals, max_traces, max_buffered, max_per_trace
 ):
     """Whatever the order and timing: accepted = completed + duplicates + buffered, within the bounds."""
-    a = assembler(max_traces=max_traces, max_buffered_spans=max_buffered, max_spans_per_trace=max_per_trace,
-                  idle_timeout_ns=2 * S, root_grace_ns=S, max_trace_age_ns=5 * S)
+    a = assembler(
+        max_traces=max_traces,
+        max_buffered_spans=max_buffered,
+        max_spans_per_trace=max_per_trace,
+        idle_timeout_ns=2 * S,
+        root_grace_ns=S,
+        max_trace_age_ns=5 * S,
+    )
     now, completed = 0, []
     seen = set()
     for trace_number, span_number, delay in arrivals:
         now += delay
         completed += a.expire(now)
-        completed += a.add([span(span_number, 0 if span_number == 1 else 1, 0, 1, trace=trace_id(trace_number))], now)
+        completed += a.add(
+            [span(span_number, 0 if span_number == 1 else 1, 0, 1, trace=trace_id(trace_number))], now
+        )
         seen.add((trace_number, span_number))
         assert a.buffered_spans <= max_buffered
         assert a.buffered_traces <= max_traces

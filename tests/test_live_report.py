@@ -1,0 +1,103 @@
+"""Replaying a scenario into the live server gives the findings of the batch report; /api/report queries."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streamproc.analyze import build_tree
+from streamproc.analyze.sketch import RELATIVE_ACCURACY
+from streamproc.cli import analyze_main
+from streamproc.decode import Format
+from streamproc.generate import Scenario
+from streamproc.send import send_traces
+from tests.live import http_get, report, samples, start_service, value, wait_for
+
+
+@pytest.fixture(scope="module")
+def replayed(scenario_traces):
+    """The incident scenario sent into one server, waited for until every trace is analyzed."""
+    traces = scenario_traces[Scenario.INCIDENT]
+    service = start_service()
+    send_traces([t.spans for t in traces], endpoint=f"127.0.0.1:{service.receiver.port}")
+    wait_for(
+        lambda: (
+            sum(
+                value(samples(service), "trace_total", service=s, operation=o)
+                for s, o in {(t.spans[0].service, t.spans[0].name) for t in traces}
+            )
+            == len(traces)
+        )
+    )
+    yield service
+    service.shutdown()
+
+
+def batch_report(capsys, path, *flags):
+    assert analyze_main([str(path), "--json", *flags]) == 0
+    return orjson.loads(capsys.readouterr().out)
+
+
+def within_sketch_error(live_ms: float, durations_ns: list[int], percent: int) -> bool:
+    """The sketch's value lies within its relative accuracy of the values around the exact rank."""
+    ordered = sorted(durations_ns)
+    rank = (len(ordered) - 1) * percent / 100
+    low, high = ordered[int(rank)] / 1e6, ordered[min(int(rank) + 1, len(ordered) - 1)] / 1e6
+    return low * (1 - RELATIVE_ACCURACY) <= live_ms <= high * (1 + RELATIVE_ACCURACY)
+
+
+def test_live_report_equals_batch_report(capsys, replayed, scenario_files, scenario_traces):
+    """Every count and list is equal; p50/p95/p99 are within the sketch's relative error."""
+    batch = batch_report(capsys, scenario_files[Scenario.INCIDENT, Format.JAEGER])
+    live = report(replayed)
+    assert live.pop("window")["complete"] is True
+    live_stats = live["summary"].pop("duration_stats")
+    batch_stats = batch["summary"].pop("duration_stats")
+    assert live == batch
+    durations = [build_tree(t).duration_ns for t in scenario_traces[Scenario.INCIDENT]]
+    for key in ("min_ms", "mean_ms", "max_ms"):
+        assert live_stats[key] == batch_stats[key]
+    for percent in (50, 95, 99):
+        assert within_sketch_error(live_stats[f"p{percent}_ms"], durations, percent), percent
+        assert live_stats[f"p{percent}_ms"] == pytest.approx(batch_stats[f"p{percent}_ms"], rel=0.01)
+
+
+def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scenario_files):
+    """Section flags and filters of the CLI work as query parameters, with the batch report's answers."""
+    path = scenario_files[Scenario.INCIDENT, Format.JAEGER]
+    live = report(replayed, "window=1h&errors&top=3")
+    assert set(live) == {"summary", "errors", "window"}
+    assert len(live["errors"]["patterns"]) == 3
+    filtered = report(replayed, "window=1h&errors_only=true&dependencies")
+    batch = batch_report(capsys, path, "--errors-only", "--dependencies")
+    assert filtered["summary"]["trace_count"] == batch["summary"]["trace_count"]
+    assert filtered["dependencies"] == batch["dependencies"]
+    assert filtered["window"]["filtered_from_recent_traces"] == 400
+    slow = report(replayed, "window=1h&latency_threshold=800&service=user-service&bottlenecks")
+    batch_slow = batch_report(
+        capsys, path, "--latency-threshold", "800", "--service", "user-service", "--bottlenecks"
+    )
+    assert slow["bottlenecks"] == batch_slow["bottlenecks"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("window=soon", "not a duration"),
+        ("top=0", "top"),
+        ("colour=red", "unknown parameter"),
+        ("latency_threshold=fast", "not a number"),
+    ],
+)
+def test_bad_report_queries_are_400_with_a_reason(replayed, query, message):
+    """A bad parameter is a 400 with a JSON error naming it, not a server error."""
+    status, content_type, body = http_get(replayed, f"/api/report?{query}")
+    assert (status, content_type) == (400, "application/json")
+    assert message in orjson.loads(body)["error"]
+
+
+def test_health_and_readiness(replayed):
+    """/healthz answers while the process lives; /readyz while the receiver accepts."""
+    assert http_get(replayed, "/healthz")[0] == 200
+    assert http_get(replayed, "/readyz")[0] == 200
+    assert http_get(replayed, "/nothing")[0] == 404
