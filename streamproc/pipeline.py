@@ -42,6 +42,7 @@ class LivePipeline(Collector):
         wall: Clock = time.time_ns,
     ) -> None:
         self._lock = threading.Lock()
+        self._refusal_lock = threading.Lock()
         self._monotonic = monotonic
         self._wall = wall
         self.options = options
@@ -76,12 +77,15 @@ class LivePipeline(Collector):
 
     def ingest_undecodable(self) -> None:
         """A request that was not an ExportTraceServiceRequest at all (answered INVALID_ARGUMENT)."""
-        with self._lock:
+        with self._refusal_lock:
             self.undecodable_requests += 1
 
     def refuse(self, span_count: int, reason: str) -> None:
-        """A request refused whole (UNAVAILABLE): its spans were not received; the sender will retry."""
-        with self._lock:
+        """A request refused whole (UNAVAILABLE): its spans were not received; the sender will retry.
+
+        Counted under a lock of its own: refusing must stay quick precisely when the pipeline is busy.
+        """
+        with self._refusal_lock:
             self.refused[reason] += span_count
 
     def tick(self) -> int:

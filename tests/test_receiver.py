@@ -143,3 +143,25 @@ def test_request_bytes_round_trip_is_the_sdk_wire_format():
     """Our encoder's requests decode as ExportTraceServiceRequest (the same message the SDK sends)."""
     parsed = PB2ExportTraceServiceRequest.FromString(good_request(6, 2))
     assert len(parsed.resource_spans[0].scope_spans[0].spans) == 2
+
+
+def test_over_capacity_answers_unavailable_and_counts_the_refusal():
+    """With max_inflight_requests=1 and one Export still being handled, the next is UNAVAILABLE."""
+    import threading
+
+    running = start_service(max_inflight_requests=1)
+    first_done = threading.Event()
+    try:
+        with running.pipeline._lock:  # the first Export blocks in ingest, holding the only in-flight slot
+            first = threading.Thread(target=lambda: (export(running, good_request(1)), first_done.set()))
+            first.start()
+            wait_for(lambda: running.receiver._inflight == 1)
+            with pytest.raises(grpc.RpcError) as caught:
+                export(running, good_request(2))
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert "over capacity" in caught.value.details()
+        first.join(timeout=10)
+        assert first_done.is_set()
+        assert value(samples(running), "streamproc_spans_refused_total", reason="over_capacity") == 3
+    finally:
+        running.shutdown()
