@@ -215,8 +215,8 @@ class LiveMetrics(Collector):
             limit,
         )
         self.critical_path = CounterFamily(
-            "trace_critical_path_milliseconds_total",
-            "Time the operation spent on its traces' critical paths, in milliseconds.",
+            "trace_critical_path_seconds_total",
+            "Time the operation spent on its traces' critical paths, in seconds.",
             root,
             limit,
         )
@@ -256,7 +256,7 @@ class LiveMetrics(Collector):
         for service, operation in findings.bottlenecks:
             self.bottlenecks.inc((service, operation))
         for index, critical_ns in findings.critical_ns.items():
-            self.critical_path.inc((spans[index].service, spans[index].name), critical_ns / NS_PER_MS)
+            self.critical_path.inc((spans[index].service, spans[index].name), critical_ns / 1e9)
         for index, classification in findings.error_classes:
             self.error_spans.inc((spans[index].service, spans[index].name, classification.value))
         self.observe_spans(findings, trace_id)

@@ -42,6 +42,6 @@ def test_metric_names_in_the_text_exposition():
         "traces_span_metrics_calls_total",
         "traces_span_metrics_duration_milliseconds_bucket",
         "trace_bottleneck_occurrences_total",
-        "trace_critical_path_milliseconds_total",
+        "trace_critical_path_seconds_total",
         "trace_error_spans_total",
     } <= names
