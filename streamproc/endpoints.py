@@ -113,11 +113,14 @@ class HttpEndpoints:
                 self._send(status, content_type, body)
 
             def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:
+                    pass  # the client went away mid-answer (a scraper stopping): nothing left to tell it
 
             def log_message(self, *args: object) -> None:
                 pass  # one line per request would be per-scrape noise
