@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,28 +20,19 @@ from streamproc import __version__
 from streamproc.analyze import AnalysisOptions
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.batch import LoadedTraces, analyze, compare, load
+from streamproc.config import parse_duration_s
 from streamproc.decode import Format
 from streamproc.errors import InputError, StreamprocError, UsageError
 from streamproc.filters import TraceFilter
 from streamproc.report import render_json, render_text
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _EXTENSIONS = {
     Format.JAEGER: "jaeger.json",
     Format.ZIPKIN: "zipkin.json",
     Format.OTLP_JSON: "otlp.json",
     Format.OTLP_JSONL: "otlp.jsonl",
 }
-
-
-def parse_duration_s(text: str, option: str) -> float:
-    """`90`, `500ms`, `30s`, `15m`, `1h`, `2d` as seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(f"{option}: {text!r} is not a duration (examples: 30s, 15m, 1h, 2d)")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
 def parse_time_ns(text: str, option: str) -> int:
@@ -169,16 +159,19 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
     return rules, options, chosen or ALL_SECTIONS
 
 
-def _progress(items: Iterable[Any], label: str, total: int) -> Iterable[Any]:
-    """A progress bar on stderr when a person is watching (a TTY) and there is enough to wait for."""
+def _progress_bar(total: int, label: str, items: Iterable[Any] | None = None) -> Any:
+    """A tqdm bar on stderr when a person is watching (a TTY) and there is enough to wait for; else None."""
     if total < 1000 or not sys.stderr.isatty():
-        return items
+        return None
     from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
-    bar: Iterable[Any] = tqdm(
-        items, desc=label, total=total, leave=False, file=sys.stderr, dynamic_ncols=True
-    )
-    return bar
+    return tqdm(items, desc=label, total=total, leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+def _progress(items: Iterable[Any], label: str, total: int) -> Iterable[Any]:
+    """`items`, counted on a progress bar where one is shown."""
+    bar: Iterable[Any] | None = _progress_bar(total, label, items)
+    return items if bar is None else bar
 
 
 def _load_inputs(args: argparse.Namespace) -> LoadedTraces:
@@ -431,7 +424,7 @@ def run_send(argv: Sequence[str], prog: str = "streamproc send") -> int:
             print(f"{prog}: warning: {warning} (not sent)", file=sys.stderr)
     traces = [tree.spans for tree in loaded.trees]
     total = sum(len(spans) for spans in traces)
-    bar = _progress_bar(total, "sending")
+    bar = _progress_bar(total, "sending spans")
     headers = [("authorization", f"Bearer {args.bearer_token}")] if args.bearer_token else []
     try:
         result = send_traces(
@@ -454,14 +447,6 @@ def run_send(argv: Sequence[str], prog: str = "streamproc send") -> int:
     for message in result.messages or ():
         print(f"{prog}: rejected: {message}", file=sys.stderr)
     return EXIT_OK
-
-
-def _progress_bar(total: int, label: str) -> Any:
-    if total < 1000 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=label, unit=" spans", leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
 # --- entry points ---------------------------------------------------------------------------------------
