@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run demo test check lint types format clean
+.PHONY: run demo test check lint types format clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check streamproc tests
-	$(BIN)/ruff check streamproc tests
+	$(BIN)/ruff format --check streamproc tests bench
+	$(BIN)/ruff check streamproc tests bench
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -37,8 +37,12 @@ types: $(STAMP)
 check: lint types test
 
 format: $(STAMP)
-	$(BIN)/ruff format streamproc tests
-	$(BIN)/ruff check --fix streamproc tests
+	$(BIN)/ruff format streamproc tests bench
+	$(BIN)/ruff check --fix streamproc tests bench
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Benchmarks: throughput, memory, completion latency, batch speed (minutes; not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/python -m bench

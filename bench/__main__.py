@@ -1,0 +1,325 @@
+"""make bench: one invocation, bounded in time, on loopback; prints one table and writes a JSON file.
+
+1. ingest throughput: the same load into (a) a null receiver and (b) streamproc serve with every analyzer;
+2. memory per buffered span at 1,000,000 buffered spans;
+3. completion latency at half the measured maximum rate, against root_grace;
+4. batch analyze of a 100,000-trace Jaeger file against parsing it with orjson alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.load import build_requests, run_load
+from streamproc.encode import otlp_request
+from streamproc.generate import Scenario, generate
+
+BUILD = Path("build")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def metric_sum(http_port: int, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as response:
+        body = response.read().decode()
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(body)
+        for s in f.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def start_streamproc(grpc_port: int, http_port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamproc.cli",
+            "serve",
+            "--grpc-listen",
+            f"127.0.0.1:{grpc_port}",
+            "--http-listen",
+            f"127.0.0.1:{http_port}",
+            "--log-format",
+            "json",
+            "--log-level",
+            "warning",
+        ]
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            metric_sum(http_port, "trace_total")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("streamproc did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def ingest(passes, *, streams: int, duration_s: float) -> dict:
+    spans_per_pass = sum(r.spans for r in passes[0])
+    results = {}
+    # (a) the null receiver
+    port = free_port()
+    null = subprocess.Popen(
+        [sys.executable, "-m", "bench.null_receiver", "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    null.stdout.readline()
+    cpu0 = cpu_seconds(null.pid)
+    load = run_load(f"127.0.0.1:{port}", passes, streams=streams, duration_s=duration_s)
+    cpu = cpu_seconds(null.pid) - cpu0
+    stop(null)
+    results["null"] = {
+        "spans": load.spans,
+        "seconds": load.seconds,
+        "spans_per_s": load.spans / load.seconds,
+        "cpu_s_per_million": cpu / load.spans * 1e6,
+        "errors": load.errors,
+    }
+    # (b) streamproc serve, every analyzer on: measured until every sent trace has been analyzed
+    grpc_port, http_port = free_port(), free_port()
+    server = start_streamproc(grpc_port, http_port)
+    cpu0 = cpu_seconds(server.pid)
+    started = time.monotonic()
+    load = run_load(f"127.0.0.1:{grpc_port}", passes, streams=streams, duration_s=duration_s)
+    while metric_sum(http_port, "streamproc_buffered_spans") > 0:
+        time.sleep(0.05)
+    seconds = time.monotonic() - started
+    cpu = cpu_seconds(server.pid) - cpu0
+    analyzed = metric_sum(http_port, "trace_total")
+    stop(server)
+    results["streamproc"] = {
+        "spans": load.spans,
+        "seconds": seconds,
+        "spans_per_s": load.spans / seconds,
+        "cpu_s_per_million": cpu / load.spans * 1e6,
+        "errors": load.errors,
+        "traces_analyzed": analyzed,
+        "spans_per_pass": spans_per_pass,
+        "ingest_only_seconds": load.seconds,
+    }
+    results["ratio"] = results["streamproc"]["spans_per_s"] / results["null"]["spans_per_s"]
+    return results
+
+
+def completion_latency(passes, rate: float, *, probes: int = 20, root_grace_s: float = 1.0) -> dict:
+    """Probe traces sent while background load runs at `rate`: time until each is counted in /metrics."""
+    import threading
+
+    grpc_port, http_port = free_port(), free_port()
+    server = start_streamproc(grpc_port, http_port)
+    background = threading.Thread(
+        target=run_load,
+        args=(f"127.0.0.1:{grpc_port}", passes),
+        kwargs={"streams": 2, "duration_s": probes * 1.5 + 10, "rate": rate},
+        daemon=True,
+    )
+    background.start()
+    time.sleep(2)
+    import grpc
+
+    latencies = []
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        for number in range(probes):
+            trace = generate(Scenario.HEALTHY, count=1, seed=10_000 + number, start_ns=0, window_ns=1)[0]
+            spans = [s._replace(service="bench-probe") for s in trace.spans]
+            payload = otlp_request(spans).SerializeToString()
+            before = metric_sum(http_port, "trace_total", service="bench-probe")
+            call(payload, timeout=10)
+            sent = time.monotonic()
+            while metric_sum(http_port, "trace_total", service="bench-probe") <= before:
+                time.sleep(0.01)
+            latencies.append(time.monotonic() - sent)
+            time.sleep(0.1)
+    stop(server)
+    latencies.sort()
+    return {
+        "rate_spans_per_s": rate,
+        "probes": probes,
+        "root_grace_s": root_grace_s,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
+
+
+def batch(traces: int) -> dict:
+    path = BUILD / f"bench-{traces}.jaeger.json"
+    if not path.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streamproc.cli",
+                "generate",
+                "--count",
+                str(traces),
+                "--seed",
+                "1",
+                "-o",
+                str(path),
+            ],
+            check=True,
+        )
+    size = path.stat().st_size
+    parse = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import gc,time,orjson,sys; d=open(sys.argv[1],'rb').read(); gc.disable(); "
+                "t=time.perf_counter(); doc=orjson.loads(d); "
+                "print(time.perf_counter()-t, sum(len(t['spans']) for t in doc['data']))"
+            ),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parse_s, spans = float(parse.stdout.split()[0]), int(parse.stdout.split()[1])
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "streamproc.cli", "analyze", str(path), "--json", "-o", os.devnull],
+        check=True,
+        capture_output=True,
+    )
+    analyze_s = time.monotonic() - started
+    return {
+        "traces": traces,
+        "spans": spans,
+        "megabytes": size / 1e6,
+        "analyze_s": analyze_s,
+        "parse_s": parse_s,
+        "analyze_spans_per_s": spans / analyze_s,
+        "analyze_mb_per_s": size / 1e6 / analyze_s,
+        "parse_mb_per_s": size / 1e6 / parse_s,
+        "ratio": parse_s / analyze_s,
+    }
+
+
+def table(results: dict) -> str:
+    i, m, lat, b = results["ingest"], results["memory"], results["latency"], results["batch"]
+    rows = [
+        (
+            "ingest, null receiver",
+            f"{i['null']['spans_per_s']:,.0f} spans/s",
+            "",
+            f"{i['null']['cpu_s_per_million']:.1f} CPU s / M spans",
+        ),
+        (
+            "ingest, streamproc (all analyzers)",
+            f"{i['streamproc']['spans_per_s']:,.0f} spans/s",
+            ">= 150,000",
+            f"{i['streamproc']['cpu_s_per_million']:.1f} CPU s / M spans",
+        ),
+        (
+            "  streamproc, while the load ran",
+            f"{i['streamproc']['spans'] / i['streamproc']['ingest_only_seconds']:,.0f} spans/s",
+            "",
+            "ingest only; the line above waits until every trace is analyzed",
+        ),
+        ("  streamproc / null", f"{i['ratio']:.2f}", ">= 0.20", ""),
+        (
+            "memory per buffered span (RSS)",
+            f"{m['rss_bytes_per_span']:.0f} B",
+            "<= 400",
+            f"{m['spans']:,} spans",
+        ),
+        ("memory per buffered span (tracemalloc)", f"{m['tracemalloc_bytes_per_span']:.0f} B", "<= 400", ""),
+        (
+            "completion latency p50",
+            f"{lat['p50_ms']:.0f} ms",
+            "",
+            f"at {lat['rate_spans_per_s']:,.0f} spans/s",
+        ),
+        (
+            "completion latency p99",
+            f"{lat['p99_ms']:.0f} ms",
+            f"<= {lat['root_grace_s'] * 1000 + 200:.0f}",
+            "",
+        ),
+        (
+            "batch analyze",
+            f"{b['analyze_spans_per_s']:,.0f} spans/s",
+            "",
+            f"{b['analyze_mb_per_s']:.1f} MB/s, {b['analyze_s']:.1f} s for {b['traces']:,} traces",
+        ),
+        ("batch parse only (orjson)", f"{b['parse_mb_per_s']:.1f} MB/s", "", f"{b['parse_s']:.1f} s"),
+        ("  analyze / parse-only rate", f"{b['ratio']:.2f}", ">= 0.50", ""),
+    ]
+    widths = [max(len(r[c]) for r in [*rows, ("measure", "figure", "target", "notes")]) for c in range(4)]
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(("measure", "figure", "target", "notes"), widths, strict=True))
+    ]
+    lines += [
+        "  ".join((r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].ljust(widths[2]), r[3])) for r in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per ingest target")
+    parser.add_argument("--streams", type=int, default=4, help="concurrent load streams")
+    parser.add_argument("--batch-traces", type=int, default=100_000, help="traces in the batch file")
+    parser.add_argument("--output", default=str(BUILD / "bench.json"))
+    args = parser.parse_args()
+    BUILD.mkdir(exist_ok=True)
+    print("preparing requests ...", file=sys.stderr)
+    passes = build_requests(traces_per_pass=5000, passes=60)
+    results: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        }
+    }
+    print("ingest ...", file=sys.stderr)
+    results["ingest"] = ingest(passes, streams=args.streams, duration_s=args.duration)
+    print("memory ...", file=sys.stderr)
+    memory = subprocess.run(
+        [sys.executable, "-m", "bench.memory"], capture_output=True, text=True, check=True
+    )
+    results["memory"] = json.loads(memory.stdout)
+    print("completion latency ...", file=sys.stderr)
+    results["latency"] = completion_latency(
+        build_requests(traces_per_pass=5000, passes=3, seed=2),
+        results["ingest"]["streamproc"]["spans_per_s"] / 2,
+    )
+    print("batch ...", file=sys.stderr)
+    results["batch"] = batch(args.batch_traces)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\n(figures in {args.output})")
+
+
+if __name__ == "__main__":
+    main()
