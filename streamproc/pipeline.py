@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import structlog
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -59,6 +60,7 @@ class LivePipeline(Collector):
         self.refused: Counter[str] = Counter()  # spans in requests refused whole, by reason
         self.traces_analyzed = 0
         self.undecodable_requests = 0
+        self.analysis_failures = 0  # spans of traces whose analysis raised (a bug): counted, never silent
 
     # --- feeding -------------------------------------------------------------------------------------
 
@@ -107,7 +109,14 @@ class LivePipeline(Collector):
             return
         now = self._wall()
         for item in completed:
-            findings = find(build_tree(item.trace), self.options)
+            try:
+                findings = find(build_tree(item.trace), self.options)
+            except Exception:  # a bug must not lose the other traces of this batch, nor this one silently
+                self.analysis_failures += len(item.trace.spans)
+                structlog.get_logger().exception(
+                    "trace_analysis_failed", trace_id=item.trace.trace_id.hex(), spans=len(item.trace.spans)
+                )
+                continue
             if item.late:
                 self.metrics.observe_spans(findings)
                 continue
@@ -151,10 +160,9 @@ class LivePipeline(Collector):
         dropped = Metric("streamproc_spans_dropped", "Spans received but not analyzed, by reason.", "counter")
         reasons: Counter[str] = Counter({reason.value: count for reason, count in self.rejected.items()})
         reasons[SkipReason.DUPLICATE_SPAN.value] += a.duplicate_spans
-        for reason in SkipReason:
-            dropped.add_sample(
-                "streamproc_spans_dropped_total", {"reason": reason.value}, reasons[reason.value]
-            )
+        reasons["analysis_failed"] = self.analysis_failures
+        for reason in [*(r.value for r in SkipReason), "analysis_failed"]:
+            dropped.add_sample("streamproc_spans_dropped_total", {"reason": reason}, reasons[reason])
         refused = Metric(
             "streamproc_spans_refused",
             "Spans in requests refused with UNAVAILABLE (the sender retries), by reason.",

@@ -165,3 +165,21 @@ def test_over_capacity_answers_unavailable_and_counts_the_refusal():
         assert value(samples(running), "streamproc_spans_refused_total", reason="over_capacity") == 3
     finally:
         running.shutdown()
+
+
+def test_a_trace_whose_analysis_raises_is_counted_not_lost(service, monkeypatch):
+    """If analyzing a trace raised (a bug), its spans are counted as dropped and the server keeps going."""
+    import streamproc.pipeline
+
+    calls = []
+
+    def broken_find(tree, options):
+        calls.append(tree)
+        raise RuntimeError("analyzer bug")
+
+    monkeypatch.setattr(streamproc.pipeline, "find", broken_find)
+    export(service, good_request(1, 4))
+    wait_for(lambda: value(samples(service), "streamproc_spans_dropped_total", reason="analysis_failed") == 4)
+    monkeypatch.undo()
+    export(service, good_request(2, 2))
+    wait_for(lambda: value(samples(service), "trace_total", service="svc", operation="op1") == 1)
