@@ -24,38 +24,52 @@ def no_progress(items: Iterable[Any], _label: str, _total: int) -> Iterable[Any]
 
 @dataclass(slots=True)
 class SourceReport:
-    """What one input held: its format, and the spans skipped in it (for one warning line per input)."""
+    """What one input held: its format, the spans kept and the spans skipped in it."""
 
     source: str
     format: Format
     span_count: int
     skipped: list[SkippedSpan]
 
-    def warning(self) -> str | None:
-        if not self.skipped:
-            return None
-        reasons = Counter(s.reason.value for s in self.skipped)
-        first = self.skipped[0]
-        where = ", ".join(
-            p
-            for p in (
-                f"trace {first.trace_id}" if first.trace_id else "",
-                f"span {first.span_id}" if first.span_id else "",
-            )
-            if p
+
+def skipped_warning(where: str, kept: int, skipped: list[SkippedSpan]) -> str | None:
+    """One line for the user: how many spans of `where` were skipped, why, and the first of them."""
+    if not skipped:
+        return None
+    reasons = Counter(s.reason.value for s in skipped)
+    first = skipped[0]
+    ids = ", ".join(
+        part
+        for part in (
+            f"trace {first.trace_id}" if first.trace_id else "",
+            f"span {first.span_id}" if first.span_id else "",
         )
-        summary = ", ".join(f"{n:,} {reason}" for reason, n in reasons.most_common())
-        return (
-            f"{self.source}: skipped {len(self.skipped):,} of {self.span_count + len(self.skipped):,} spans "
-            f"({summary}); first: {where + ': ' if where else ''}{first.detail}"
-        )
+        if part
+    )
+    summary = ", ".join(f"{n:,} {reason}" for reason, n in reasons.most_common())
+    return (
+        f"{where}: skipped {len(skipped):,} of {kept + len(skipped):,} spans "
+        f"({summary}); first: {ids + ': ' if ids else ''}{first.detail}"
+    )
 
 
 @dataclass(slots=True)
 class LoadedTraces:
     trees: list[TraceTree] = field(default_factory=list)
     sources: list[SourceReport] = field(default_factory=list)
-    skipped: int = 0  # every span skipped: bad spans in the inputs plus repeated span ids
+    duplicates: list[SkippedSpan] = field(default_factory=list)  # span ids repeated within a trace, any input
+    span_count: int = 0  # spans decoded from all inputs, duplicates included
+
+    @property
+    def skipped(self) -> int:
+        """Every span skipped: bad spans in the inputs plus repeated span ids."""
+        return sum(len(s.skipped) for s in self.sources) + len(self.duplicates)
+
+    def warnings(self) -> list[str]:
+        """One line per input with skipped spans, and one for duplicates across all inputs."""
+        found = [skipped_warning(s.source, s.span_count, s.skipped) for s in self.sources]
+        found.append(skipped_warning("all inputs", self.span_count, self.duplicates))
+        return [line for line in found if line]
 
 
 def read_source(source: str) -> bytes:
@@ -92,10 +106,8 @@ def load(
         )
         combined.extend(result)
     traces, duplicates = group_traces(combined.spans)
-    if duplicates:
-        reports.append(SourceReport("all inputs", reports[0].format, len(combined.spans), duplicates))
     trees = [build_tree(trace) for trace in progress(traces, "indexing", len(traces))]
-    return LoadedTraces(trees, reports, len(combined.skipped) + len(duplicates))
+    return LoadedTraces(trees, reports, duplicates, len(combined.spans))
 
 
 def analyze(

@@ -233,10 +233,8 @@ def _analyze(
     prog: str,
 ) -> tuple[dict[str, Any], LoadedTraces]:
     loaded = _load_inputs(args)
-    for source in loaded.sources:
-        warning = source.warning()
-        if warning:
-            print(f"{prog}: warning: {warning}", file=sys.stderr)
+    for warning in loaded.warnings():
+        print(f"{prog}: warning: {warning}", file=sys.stderr)
     suite = analyze(loaded, rules, options, progress=_progress)
     report = suite.report(sections=sections, top=args.top, skipped_spans=loaded.skipped)
     if args.baseline:
@@ -253,9 +251,7 @@ def _emit(args: argparse.Namespace, report: dict[str, Any], loaded: LoadedTraces
     if args.json:
         output = render_json(report)
     else:
-        inputs = ", ".join(
-            f"{s.source} ({s.format.value})" for s in loaded.sources if s.source != "all inputs"
-        )
+        inputs = ", ".join(f"{s.source} ({s.format.value})" for s in loaded.sources)
         title = f"Trace analysis: {inputs}"
         if args.baseline:
             title += f" against baseline {', '.join(args.baseline)}"
@@ -418,10 +414,8 @@ def run_send(argv: Sequence[str], prog: str = "streamproc send") -> int:
         raise UsageError("; ".join(problems))
     with _collector_paused():
         loaded = load(args.files, forced=Format(args.format) if args.format else None)
-    for source in loaded.sources:
-        warning = source.warning()
-        if warning:
-            print(f"{prog}: warning: {warning} (not sent)", file=sys.stderr)
+    for warning in loaded.warnings():
+        print(f"{prog}: warning: {warning} (not sent)", file=sys.stderr)
     traces = [tree.spans for tree in loaded.trees]
     total = sum(len(spans) for spans in traces)
     bar = _progress_bar(total, "sending spans")
@@ -444,7 +438,7 @@ def run_send(argv: Sequence[str], prog: str = "streamproc send") -> int:
         f" ({result.retries:,} retries); the endpoint rejected {result.rejected_spans:,}",
         file=sys.stderr,
     )
-    for message in result.messages or ():
+    for message in result.messages:
         print(f"{prog}: rejected: {message}", file=sys.stderr)
     return EXIT_OK
 

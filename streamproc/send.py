@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -35,7 +35,7 @@ class SendResult:
     requests: int = 0
     rejected_spans: int = 0
     retries: int = 0
-    messages: list[str] | None = None
+    messages: list[str] = field(default_factory=list)  # the first few partial-success messages
 
 
 def batches(traces: Iterable[Sequence[Span]], batch_size: int) -> Iterator[list[Span]]:
@@ -62,7 +62,7 @@ def send_traces(
     headers: Sequence[tuple[str, str]] = (),
     progress: Callable[[int], None] = lambda _n: None,
 ) -> SendResult:
-    result = SendResult(messages=[])
+    result = SendResult()
     started = time.monotonic()
     with grpc.insecure_channel(endpoint) as channel:
         stub = PB2TraceServiceStub(channel)  # type: ignore[no-untyped-call]  # generated gRPC code is untyped
@@ -84,7 +84,7 @@ def send_traces(
             result.spans_sent += len(batch)
             if response.HasField("partial_success") and response.partial_success.rejected_spans:
                 result.rejected_spans += response.partial_success.rejected_spans
-                if result.messages is not None and len(result.messages) < 5:
+                if len(result.messages) < 5:
                     result.messages.append(response.partial_success.error_message)
             progress(len(batch))
     return result

@@ -19,24 +19,12 @@ def pct(part: float, whole: float) -> float:
     return round(part * 100 / whole, 2) if whole else 0.0
 
 
-def percentiles(values: Sequence[int], quantiles: Sequence[float]) -> list[float]:
-    """Percentiles by linear interpolation between closest ranks (numpy's default; 'inclusive' here)."""
+def percentiles(values: Sequence[int], quantiles: Sequence[int]) -> list[float]:
+    """Whole percentiles (1 to 99) by linear interpolation between closest ranks: numpy's default, which is
+    the stdlib's 'inclusive' method."""
     if not values:
         return [0.0 for _ in quantiles]
     if len(values) == 1:
         return [float(values[0]) for _ in quantiles]
     cuts = statistics.quantiles(values, n=100, method="inclusive")
-    ordered = sorted(values)
-    result = []
-    for q in quantiles:
-        if q <= 0:
-            result.append(float(ordered[0]))
-        elif q >= 100:
-            result.append(float(ordered[-1]))
-        elif float(q).is_integer():
-            result.append(float(cuts[int(q) - 1]))
-        else:
-            position = (len(ordered) - 1) * q / 100
-            low = int(position)
-            result.append(ordered[low] + (ordered[low + 1] - ordered[low]) * (position - low))
-    return result
+    return [float(cuts[q - 1]) for q in quantiles]
