@@ -68,7 +68,8 @@ class LoadedTraces:
     def warnings(self) -> list[str]:
         """One line per input with skipped spans, and one for duplicates across all inputs."""
         found = [skipped_warning(s.source, s.span_count, s.skipped) for s in self.sources]
-        found.append(skipped_warning("all inputs", self.span_count, self.duplicates))
+        kept = self.span_count - len(self.duplicates)  # span_count includes the duplicates themselves
+        found.append(skipped_warning("all inputs", kept, self.duplicates))
         return [line for line in found if line]
 
 

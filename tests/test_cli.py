@@ -262,3 +262,18 @@ def test_streamproc_analyze_is_analyze_traces(capsys, scenario_files):
     assert main(["analyze", path, "--json"]) == 0
     via_streamproc = capsys.readouterr().out
     assert via_streamproc == run(capsys, path, "--json")[1]
+
+
+def test_repeated_span_ids_are_counted_once_in_the_warning(capsys, tmp_path, scenario_files):
+    """A span repeated across two files: 'skipped 1 of N+1 spans', N the distinct spans."""
+    doc = orjson.loads(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
+    first = {"data": doc["data"][:2]}
+    again = {"data": [dict(doc["data"][0], spans=doc["data"][0]["spans"][:1])]}
+    distinct = sum(len(t["spans"]) for t in first["data"])
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    paths[0].write_bytes(orjson.dumps(first))
+    paths[1].write_bytes(orjson.dumps(again))
+    code, out, err = run(capsys, *paths, "--json")
+    assert code == 0
+    assert orjson.loads(out)["summary"]["skipped_spans"] == 1
+    assert f"all inputs: skipped 1 of {distinct + 1:,} spans (1 duplicate_span)" in err
