@@ -25,6 +25,7 @@ from streamproc.pipeline import LivePipeline
 from streamproc.receiver import OtlpReceiver
 
 _NS = 1_000_000_000
+_SIGNAL_POLL_S = 0.1
 
 
 class Service:
@@ -96,7 +97,11 @@ class Service:
         self._stop.set()
 
     def wait(self) -> None:
-        self._stop.wait()
+        """Block until asked to stop. Wakes periodically: a process signal may be delivered to any thread
+        (gRPC's among them), and Python runs its handler only when the main thread next executes bytecode;
+        an untimed wait would sleep through SIGTERM."""
+        while not self._stop.wait(_SIGNAL_POLL_S):
+            pass
 
     def shutdown(self) -> dict[str, int]:
         """Drain and stop; returns what was drained. Safe to call more than once."""
