@@ -1,0 +1,87 @@
+"""The live path without the network, for profiling: decode + assemble + analyze + metrics in one thread.
+
+`python -m bench.inprocess [--passes N] [--profile]` feeds the bench load's requests to a LivePipeline
+driven by a fake clock (every trace completes on its root grace), and prints microseconds per span for
+decoding and for the pipeline. The figures are the CPU cost of one span with no gRPC or thread switching;
+`make bench` measures the real server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import time
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
+)
+
+from bench.load import build_requests
+from streamproc.analyze.suite import AnalysisOptions
+from streamproc.assembler import AssemblerLimits
+from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.pipeline import LivePipeline
+
+_NS = 1_000_000_000
+
+
+def run(passes: int, traces_per_pass: int) -> dict[str, float]:
+    requests = [r.payload for p in build_requests(traces_per_pass=traces_per_pass, passes=passes) for r in p]
+    clock = [0]
+    pipeline = LivePipeline(
+        limits=AssemblerLimits(),
+        options=AnalysisOptions(),
+        cardinality_limit=2_000,
+        report_bucket_ns=60 * _NS,
+        report_retention_ns=3_600 * _NS,
+        report_recent_traces=10_000,
+        monotonic=lambda: clock[0],
+        wall=lambda: 1_767_225_600 * _NS + clock[0],
+    )
+    parsed = [PB2ExportTraceServiceRequest.FromString(r) for r in requests]
+    start = time.perf_counter()
+    decoded = [decode_export_request(r) for r in parsed]
+    decode_s = time.perf_counter() - start
+    spans = sum(len(d.spans) for d in decoded)
+    start = time.perf_counter()
+    for result in decoded:
+        pipeline.ingest(result)
+        clock[0] += 10_000_000  # 10 ms a request
+        pipeline.tick()
+    clock[0] += 3_600 * _NS
+    pipeline.tick()
+    pipeline_s = time.perf_counter() - start
+    if pipeline.spans_received != spans or pipeline.assembler.buffered_spans:
+        raise RuntimeError("the pipeline did not analyze every span it was given")
+    return {
+        "spans": spans,
+        "traces": pipeline.traces_analyzed,
+        "decode_us_per_span": decode_s / spans * 1e6,
+        "pipeline_us_per_span": pipeline_s / spans * 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--traces-per-pass", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=5, help="runs; the best of each figure is printed")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    args = parser.parse_args()
+    gc.freeze()
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        result = run(args.passes, args.traces_per_pass)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    else:  # the best of several runs: this machine's neighbours add noise, never speed
+        runs = [run(args.passes, args.traces_per_pass) for _ in range(args.repeat)]
+        result = {key: min(r[key] for r in runs) for key in runs[0]}
+    print(", ".join(f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
