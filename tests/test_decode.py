@@ -312,3 +312,39 @@ def test_forced_format_must_match():
     """--format zipkin on a Jaeger file says what the file holds."""
     with pytest.raises(DecodeError, match="--format zipkin was given but the file holds jaeger"):
         decode(JAEGER, Format.ZIPKIN)
+
+
+def test_decoded_spans_share_recurring_attribute_sets_and_trace_ids():
+    """Memory: equal attribute sets are one object across requests, a trace id one object per request."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from streamproc.decode.otlp_proto import decode_export_request
+    from streamproc.encode import otlp_request
+    from tests.builders import span, trace_id
+
+    def decoded(first: int):
+        spans = [
+            span(n, 0, 0, 10, trace=trace_id(1 + n % 2), http_method="GET", http_status_code="200")
+            for n in range(first, first + 4)
+        ]
+        raw = otlp_request(spans).SerializeToString()
+        return decode_export_request(ExportTraceServiceRequest.FromString(raw)).spans
+
+    one, two = decoded(1), decoded(11)
+    assert one[0].attributes == two[3].attributes
+    assert {id(s.attributes) for s in one + two} == {id(one[0].attributes)}
+    assert one[0].trace_id is one[2].trace_id and one[1].trace_id is one[3].trace_id
+    assert one[0].trace_id != one[1].trace_id
+
+
+def test_shared_values_table_stays_bounded():
+    from streamproc.decode.common import SharedValues
+
+    table: SharedValues[str] = SharedValues(limit=3)
+    first = table.share("".join(["a", "b"]))
+    assert table.share("".join(["a", "b"])) is first
+    for text in ("x", "y", "z"):  # fills the table; the next new value empties it
+        table.share(text)
+    assert len(table._values) == 1
+    again = "".join(["a", "b"])
+    assert table.share(again) is again  # no longer the first copy, but equal: sharing is never a change

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from streamproc.model import (
     ATTRIBUTE_INDEX,
@@ -16,6 +16,8 @@ from streamproc.model import (
     SpanAttributes,
     Trace,
 )
+
+T = TypeVar("T")
 
 TRACE_ID_BYTES = 16
 SPAN_ID_BYTES = 8
@@ -134,7 +136,35 @@ def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
             ranks[position] = rank
     if values is None:
         return NO_ATTRIBUTES
-    return SpanAttributes(*values)
+    return ATTRIBUTE_SETS.share(SpanAttributes(*values))
+
+
+class SharedValues(Generic[T]):
+    """One copy of each recurring equal value (as `sys.intern` does for names), bounded.
+
+    Most spans carry one of a few attribute sets (a route, a method and a status; a peer and a database
+    system): sharing the first copy of each saves the tuple and its strings for every later span, about a
+    third of a buffered span's memory. Values that never recur (a statement with a literal in it) would
+    grow the table without bound, so it is emptied whenever it reaches `limit`; the recurring ones are back
+    after their next occurrence.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._values: dict[T, T] = {}
+
+    def share(self, value: T) -> T:
+        shared = self._values.get(value)
+        if shared is not None:
+            return shared
+        if len(self._values) >= self._limit:
+            self._values.clear()
+        self._values[value] = value
+        return value
+
+
+#: Attribute sets shared by every decoder (dict operations are atomic, so gRPC handler threads may share it).
+ATTRIBUTE_SETS: SharedValues[SpanAttributes] = SharedValues(limit=4096)
 
 
 def intern_text(value: Any, default: str = "") -> str:

@@ -19,6 +19,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from streamproc.decode.common import (
+    ATTRIBUTE_SETS,
     SPAN_ID_BYTES,
     TRACE_ID_BYTES,
     DecodeResult,
@@ -53,6 +54,8 @@ def any_value(value: PB2AnyValue) -> Any:
 
 def decode_export_request(request: PB2ExportTraceServiceRequest) -> DecodeResult:
     result = DecodeResult()
+    # A request holds several spans of each trace: they share one copy of its id (49 bytes a span).
+    trace_ids: dict[bytes, bytes] = {}
     for resource_spans in request.resource_spans:
         service = UNKNOWN_SERVICE
         for attribute in resource_spans.resource.attributes:
@@ -62,7 +65,7 @@ def decode_export_request(request: PB2ExportTraceServiceRequest) -> DecodeResult
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 try:
-                    result.spans.append(_span(span, service))
+                    result.spans.append(_span(span, service, trace_ids))
                 except SpanProblem as problem:
                     result.skipped.append(
                         SkippedSpan(problem.reason, problem.detail, span.trace_id.hex(), span.span_id.hex())
@@ -114,11 +117,12 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
             if rank < ranks[position]:
                 values[position] = text
                 ranks[position] = rank
-    return NO_ATTRIBUTES if values is None else SpanAttributes(*values)
+    return NO_ATTRIBUTES if values is None else ATTRIBUTE_SETS.share(SpanAttributes(*values))
 
 
-def _span(span: PB2Span, service: str) -> Span:
+def _span(span: PB2Span, service: str, trace_ids: dict[bytes, bytes]) -> Span:
     trace_id = span.trace_id
+    trace_id = trace_ids.setdefault(trace_id, trace_id)
     span_id = span.span_id
     if len(trace_id) != TRACE_ID_BYTES or not any(trace_id):
         _check_id(trace_id, TRACE_ID_BYTES, SkipReason.BAD_TRACE_ID, "trace id")
