@@ -7,6 +7,7 @@ the pattern comes from the one with the most self time.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,10 +37,18 @@ class BottleneckStats:
 Bottlenecks = dict[OperationKey, tuple[int, int]]  # (service, operation) -> (self time, index of largest)
 
 
+@functools.lru_cache(maxsize=16)
+def _exact_ratio(threshold_pct: float) -> tuple[int, int]:
+    """The threshold as written, as an exact fraction (computed once: Fraction costs microseconds).
+
+    Shares are compared in integers: exactly the threshold is not a bottleneck, whatever float rounding says.
+    """
+    return Fraction(str(threshold_pct)).as_integer_ratio()
+
+
 def find_bottlenecks(tree: TraceTree, self_times: list[int], threshold_pct: float) -> Bottlenecks:
     """The operations of one trace whose spans have self time over the threshold share of the trace."""
-    # Compared in integers: exactly the threshold is not a bottleneck, whatever float rounding says.
-    numerator, denominator = Fraction(str(threshold_pct)).as_integer_ratio()
+    numerator, denominator = _exact_ratio(threshold_pct)
     limit = numerator * tree.duration_ns
     scale = 100 * denominator
     found: Bottlenecks = {}
