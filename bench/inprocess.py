@@ -41,18 +41,18 @@ def run(passes: int, traces_per_pass: int) -> dict[str, float]:
         wall=lambda: 1_767_225_600 * _NS + clock[0],
     )
     parsed = [PB2ExportTraceServiceRequest.FromString(r) for r in requests]
-    start = time.perf_counter()
+    start = time.process_time()
     decoded = [decode_export_request(r) for r in parsed]
-    decode_s = time.perf_counter() - start
+    decode_s = time.process_time() - start
     spans = sum(len(d.spans) for d in decoded)
-    start = time.perf_counter()
+    start = time.process_time()
     for result in decoded:
         pipeline.ingest(result)
         clock[0] += 10_000_000  # 10 ms a request
         pipeline.tick()
     clock[0] += 3_600 * _NS
     pipeline.tick()
-    pipeline_s = time.perf_counter() - start
+    pipeline_s = time.process_time() - start
     if pipeline.spans_received != spans or pipeline.assembler.buffered_spans:
         raise RuntimeError("the pipeline did not analyze every span it was given")
     return {
