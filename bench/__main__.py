@@ -15,13 +15,14 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.load import build_requests, run_load
+from bench.load import LoadResult, build_requests, run_load
 from streamproc.encode import otlp_request
 from streamproc.generate import Scenario, generate
 
@@ -84,6 +85,16 @@ def start_streamproc(grpc_port: int, http_port: int) -> subprocess.Popen:
     raise RuntimeError("streamproc did not start")
 
 
+def analyzed_spans(http_port: int) -> float:
+    """Spans streamproc has analyzed: received, less those still buffered and those dropped."""
+    body = scrape(http_port)
+    return (
+        metric_sum(http_port, "streamproc_spans_received_total", body=body)
+        - metric_sum(http_port, "streamproc_buffered_spans", body=body)
+        - metric_sum(http_port, "streamproc_spans_dropped_total", body=body)
+    )
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=30)
@@ -109,12 +120,26 @@ def ingest(passes, *, streams: int, duration_s: float) -> dict:
         "cpu_s_per_million": cpu / load.spans * 1e6,
         "errors": load.errors,
     }
-    # (b) streamproc serve, every analyzer on: measured until every sent trace has been analyzed
+    # (b) streamproc serve, every analyzer on. Sustained: spans analyzed per second between 2 s into the
+    # load (the buffer filled to its steady level) and the load's end, from streamproc's own counters;
+    # also until every sent trace has been analyzed (wall clock from the first request).
     grpc_port, http_port = free_port(), free_port()
     server = start_streamproc(grpc_port, http_port)
     cpu0 = cpu_seconds(server.pid)
     started = time.monotonic()
-    load = run_load(f"127.0.0.1:{grpc_port}", passes, streams=streams, duration_s=duration_s)
+    loads: list[LoadResult] = []
+    sender = threading.Thread(
+        target=lambda: loads.append(
+            run_load(f"127.0.0.1:{grpc_port}", passes, streams=streams, duration_s=duration_s)
+        )
+    )
+    sender.start()
+    time.sleep(2)
+    first = (time.monotonic(), analyzed_spans(http_port))
+    sender.join(timeout=duration_s - 2.5)
+    last = (time.monotonic(), analyzed_spans(http_port))
+    sender.join()
+    load = loads[0]
     while metric_sum(http_port, "streamproc_buffered_spans") > 0:
         time.sleep(0.05)
     seconds = time.monotonic() - started
@@ -123,6 +148,7 @@ def ingest(passes, *, streams: int, duration_s: float) -> dict:
     stop(server)
     results["streamproc"] = {
         "spans": load.spans,
+        "sustained_spans_per_s": (last[1] - first[1]) / (last[0] - first[0]),
         "seconds": seconds,
         "spans_per_s": load.spans / seconds,
         "cpu_s_per_million": cpu / load.spans * 1e6,
@@ -131,13 +157,12 @@ def ingest(passes, *, streams: int, duration_s: float) -> dict:
         "spans_per_pass": spans_per_pass,
         "ingest_only_seconds": load.seconds,
     }
-    results["ratio"] = results["streamproc"]["spans_per_s"] / results["null"]["spans_per_s"]
+    results["ratio"] = results["streamproc"]["sustained_spans_per_s"] / results["null"]["spans_per_s"]
     return results
 
 
 def completion_latency(passes, rate: float, *, probes: int = 20, root_grace_s: float = 1.0) -> dict:
     """Probe traces sent while background load runs at `rate`: time until each is counted in /metrics."""
-    import threading
 
     grpc_port, http_port = free_port(), free_port()
     server = start_streamproc(grpc_port, http_port)
@@ -246,16 +271,16 @@ def table(results: dict) -> str:
             f"{i['null']['cpu_s_per_million']:.1f} CPU s / M spans",
         ),
         (
-            "ingest, streamproc (all analyzers)",
-            f"{i['streamproc']['spans_per_s']:,.0f} spans/s",
+            "ingest, streamproc (all analyzers), sustained",
+            f"{i['streamproc']['sustained_spans_per_s']:,.0f} spans/s",
             ">= 150,000",
-            f"{i['streamproc']['cpu_s_per_million']:.1f} CPU s / M spans",
+            f"{i['streamproc']['cpu_s_per_million']:.1f} CPU s / M spans; analyzed, in steady state",
         ),
         (
-            "  streamproc, while the load ran",
-            f"{i['streamproc']['spans'] / i['streamproc']['ingest_only_seconds']:,.0f} spans/s",
+            "  streamproc, until every trace analyzed",
+            f"{i['streamproc']['spans_per_s']:,.0f} spans/s",
             "",
-            "ingest only; the line above waits until every trace is analyzed",
+            "from the first request; the last pass's rootless traces wait out the idle timeout",
         ),
         ("  streamproc / null", f"{i['ratio']:.2f}", ">= 0.20", ""),
         (
@@ -272,7 +297,7 @@ def table(results: dict) -> str:
             f"at {lat['rate_spans_per_s']:,.0f} spans/s",
         ),
         (
-            "completion latency p99",
+            "completion latency p99 (the slowest probe)",
             f"{lat['p99_ms']:.0f} ms",
             f"<= {lat['root_grace_s'] * 1000 + 200:.0f}",
             "",
@@ -323,7 +348,7 @@ def main() -> None:
     print("completion latency ...", file=sys.stderr)
     results["latency"] = completion_latency(
         build_requests(traces_per_pass=5000, passes=3, seed=2),
-        results["ingest"]["streamproc"]["spans_per_s"] / 2,
+        results["ingest"]["streamproc"]["sustained_spans_per_s"] / 2,
     )
     print("batch ...", file=sys.stderr)
     results["batch"] = batch(args.batch_traces)
