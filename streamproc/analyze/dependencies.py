@@ -15,7 +15,7 @@ named by a messaging system), database (a virtual node with db.* attributes), vi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streamproc.analyze.stats import NS_PER_MS, pct
 from streamproc.analyze.tree import TraceTree
@@ -43,8 +43,7 @@ class ServiceCalls:
     duration_ns: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     """One RPC (or inferred call) found in a trace; the live path turns these into service-graph metrics."""
 
     parent: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
 from streamproc.analyze.critical_path import CriticalPathAnalyzer, critical_path, critical_time_per_span
@@ -42,8 +42,7 @@ class AnalysisOptions:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class TraceFindings:
+class TraceFindings(NamedTuple):
     """What the analyses found in one trace; computed once, fed to every analyzer and to live metrics."""
 
     tree: TraceTree

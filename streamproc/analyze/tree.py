@@ -6,13 +6,12 @@ Nothing here recurses, so a chain of 100,000 spans is as safe as a flat trace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from streamproc.model import Span, Trace
 
 
-@dataclass(frozen=True, slots=True)
-class TraceTree:
+class TraceTree(NamedTuple):
     trace_id: bytes
     spans: tuple[Span, ...]
     children: tuple[tuple[int, ...], ...]
