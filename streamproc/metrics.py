@@ -147,6 +147,30 @@ class HistogramFamily(_Family[_Histogram]):
         return metric
 
 
+class HistogramCount:
+    """A counter equal, series by series, to a histogram's number of observations: `trace_total` beside
+    `trace_duration_ms`, spanmetrics' calls beside its durations, the service graph's requests beside its
+    client durations. Rendered from the histogram at scrape time, so the hot path updates one family, not
+    two; the overflow series and overflow count are the histogram's, as they would be for a twin family."""
+
+    kind = "counter"
+
+    def __init__(self, name: str, documentation: str, histogram: HistogramFamily) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.histogram = histogram
+
+    @property
+    def overflowed(self) -> int:
+        return self.histogram.overflowed
+
+    def render(self) -> Metric:
+        metric = Metric(self.name.removesuffix("_total"), self.documentation, "counter")
+        for labels, histogram in self.histogram._items():
+            metric.add_sample(self.name, labels, float(sum(histogram.counts)))
+        return metric
+
+
 class LiveMetrics(Collector):
     """Every metric streamproc serves. Updated by the pipeline (under its lock), rendered on scrape."""
 
@@ -163,17 +187,14 @@ class LiveMetrics(Collector):
             limit,
             TRACE_DURATION_BUCKETS_MS,
         )
-        self.traces = CounterFamily(
-            "trace_total", "Completed traces, by root service and operation.", root, limit
+        self.traces = HistogramCount(
+            "trace_total", "Completed traces, by root service and operation.", self.trace_duration
         )
         self.trace_errors = CounterFamily(
             "trace_errors_total",
             "Completed traces with an erroring span, by root service and operation.",
             root,
             limit,
-        )
-        self.span_calls = CounterFamily(
-            "traces_span_metrics_calls_total", "Spans (spanmetrics connector names).", span_labels, limit
         )
         self.span_duration = HistogramFamily(
             "traces_span_metrics_duration_milliseconds",
@@ -182,11 +203,20 @@ class LiveMetrics(Collector):
             limit,
             SPAN_DURATION_BUCKETS_MS,
         )
-        self.graph_requests = CounterFamily(
-            "traces_service_graph_request_total",
-            "Calls between services (Tempo's service graph names).",
+        self.span_calls = HistogramCount(
+            "traces_span_metrics_calls_total", "Spans (spanmetrics connector names).", self.span_duration
+        )
+        self.graph_client = HistogramFamily(
+            "traces_service_graph_request_client_seconds",
+            "Client-side duration of calls between services.",
             edge,
             limit,
+            SERVICE_GRAPH_BUCKETS_S,
+        )
+        self.graph_requests = HistogramCount(
+            "traces_service_graph_request_total",
+            "Calls between services (Tempo's service graph names).",
+            self.graph_client,
         )
         self.graph_failed = CounterFamily(
             "traces_service_graph_request_failed_total",
@@ -197,13 +227,6 @@ class LiveMetrics(Collector):
         self.graph_server = HistogramFamily(
             "traces_service_graph_request_server_seconds",
             "Server-side duration of calls between services.",
-            edge,
-            limit,
-            SERVICE_GRAPH_BUCKETS_S,
-        )
-        self.graph_client = HistogramFamily(
-            "traces_service_graph_request_client_seconds",
-            "Client-side duration of calls between services.",
             edge,
             limit,
             SERVICE_GRAPH_BUCKETS_S,
@@ -227,7 +250,7 @@ class LiveMetrics(Collector):
             (*root, "classification"),
             limit,
         )
-        self.families: tuple[CounterFamily | HistogramFamily, ...] = (
+        self.families: tuple[CounterFamily | HistogramFamily | HistogramCount, ...] = (
             self.trace_duration,
             self.traces,
             self.trace_errors,
@@ -249,7 +272,6 @@ class LiveMetrics(Collector):
         key = (root.service, root.name)
         trace_id = tree.trace_id.hex()
         self.trace_duration.observe(key, tree.duration_ns / NS_PER_MS, trace_id)
-        self.traces.inc(key)
         if tree.is_error:
             self.trace_errors.inc(key)
         spans = tree.spans
@@ -266,11 +288,9 @@ class LiveMetrics(Collector):
         tree: TraceTree = findings.tree
         for span in tree.spans:
             labels = (span.service, span.name, _SPAN_KINDS[span.kind], _STATUS_CODES[span.status])
-            self.span_calls.inc(labels)
             self.span_duration.observe(labels, (span.end_ns - span.start_ns) / NS_PER_MS, trace_id)
         for call in findings.calls:
             edge = (call.parent, call.child, call.connection_type)
-            self.graph_requests.inc(edge)
             if call.failed:
                 self.graph_failed.inc(edge)
             self.graph_client.observe(edge, call.client_ns / 1e9, trace_id)

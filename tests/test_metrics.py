@@ -45,3 +45,48 @@ def test_metric_names_in_the_text_exposition():
         "trace_critical_path_seconds_total",
         "trace_error_spans_total",
     } <= names
+
+
+def test_call_counters_equal_their_histograms_counts_overflow_included():
+    """trace_total, spanmetrics calls and service-graph requests are each their histogram's count."""
+    metrics = LiveMetrics(cardinality_limit=2, self_metrics=lambda: iter(()))
+    for number, service in enumerate(["a", "b", "c", "a", "d"], start=1):
+        t = tree(
+            span(1, 0, 0, 50, service=service, name="GET /", kind=SpanKind.SERVER, trace=trace_id(number)),
+            span(
+                2,
+                1,
+                5,
+                20,
+                service=service,
+                name="call",
+                kind=SpanKind.CLIENT,
+                trace=trace_id(number),
+                peer_service="db",
+            ),
+        )
+        metrics.observe_trace(find(t, AnalysisOptions()))
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in f.samples
+    }
+
+    def series(name: str) -> dict:
+        return {labels: value for (n, labels), value in samples.items() if n == name}
+
+    traces = series("trace_total")
+    assert traces == series("trace_duration_ms_count")
+    assert traces[(("operation", "GET /"), ("service", "a"))] == 2.0
+    assert traces[(("otel_metric_overflow", "true"),)] == 2.0  # c and d, past the limit of two
+    assert series("traces_span_metrics_calls_total") == series(
+        "traces_span_metrics_duration_milliseconds_count"
+    )
+    assert sum(series("traces_span_metrics_calls_total").values()) == 10.0
+    requests = series("traces_service_graph_request_total")
+    assert requests == series("traces_service_graph_request_client_seconds_count")
+    assert sum(requests.values()) == 5.0
+    overflow = metrics.overflow_counts()
+    assert overflow["trace_total"] == overflow["trace_duration_ms"] == 2
