@@ -315,7 +315,7 @@ def test_forced_format_must_match():
 
 
 def test_decoded_spans_share_recurring_attribute_sets_and_trace_ids():
-    """Memory: equal attribute sets are one object across requests, a trace id one object per request."""
+    """Memory: equal attribute sets are one object across requests; an id is one object per request."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from streamproc.decode.otlp_proto import decode_export_request
@@ -335,6 +335,13 @@ def test_decoded_spans_share_recurring_attribute_sets_and_trace_ids():
     assert {id(s.attributes) for s in one + two} == {id(one[0].attributes)}
     assert one[0].trace_id is one[2].trace_id and one[1].trace_id is one[3].trace_id
     assert one[0].trace_id != one[1].trace_id
+
+    # A child sent before its parent (as SDKs export, in end order): the two share the id's bytes.
+    child, parent = span(2, 1, 1, 5, trace=trace_id(3)), span(1, 0, 0, 10, trace=trace_id(3))
+    raw = otlp_request([child, parent]).SerializeToString()
+    got_child, got_parent = decode_export_request(ExportTraceServiceRequest.FromString(raw)).spans
+    assert got_child.parent_span_id == got_parent.span_id
+    assert got_child.parent_span_id is got_parent.span_id
 
 
 def test_shared_values_table_stays_bounded():

@@ -54,8 +54,9 @@ def any_value(value: PB2AnyValue) -> Any:
 
 def decode_export_request(request: PB2ExportTraceServiceRequest) -> DecodeResult:
     result = DecodeResult()
-    # A request holds several spans of each trace: they share one copy of its id (49 bytes a span).
-    trace_ids: dict[bytes, bytes] = {}
+    # A request holds several spans of each trace, parents with their children: equal ids share one
+    # bytes object (a trace id is 49 bytes, a span id 41), whichever span brought it first.
+    ids: dict[bytes, bytes] = {}
     for resource_spans in request.resource_spans:
         service = UNKNOWN_SERVICE
         for attribute in resource_spans.resource.attributes:
@@ -65,7 +66,7 @@ def decode_export_request(request: PB2ExportTraceServiceRequest) -> DecodeResult
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 try:
-                    result.spans.append(_span(span, service, trace_ids))
+                    result.spans.append(_span(span, service, ids))
                 except SpanProblem as problem:
                     result.skipped.append(
                         SkippedSpan(problem.reason, problem.detail, span.trace_id.hex(), span.span_id.hex())
@@ -120,10 +121,11 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
     return NO_ATTRIBUTES if values is None else ATTRIBUTE_SETS.share(SpanAttributes(*values))
 
 
-def _span(span: PB2Span, service: str, trace_ids: dict[bytes, bytes]) -> Span:
+def _span(span: PB2Span, service: str, ids: dict[bytes, bytes]) -> Span:
     trace_id = span.trace_id
-    trace_id = trace_ids.setdefault(trace_id, trace_id)
+    trace_id = ids.setdefault(trace_id, trace_id)
     span_id = span.span_id
+    span_id = ids.setdefault(span_id, span_id)
     if len(trace_id) != TRACE_ID_BYTES or not any(trace_id):
         _check_id(trace_id, TRACE_ID_BYTES, SkipReason.BAD_TRACE_ID, "trace id")
     if len(span_id) != SPAN_ID_BYTES or not any(span_id):
@@ -140,7 +142,7 @@ def _span(span: PB2Span, service: str, trace_ids: dict[bytes, bytes]) -> Span:
     return Span(
         trace_id,
         span_id,
-        parent if parent and any(parent) else b"",
+        ids.setdefault(parent, parent) if parent and any(parent) else b"",
         service,
         intern_text(span.name),
         _KINDS[kind_number] if 0 <= kind_number < len(_KINDS) else SpanKind.UNSPECIFIED,
