@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.builders import MS, span, suite_of, trace, trace_id, tree
 
 
@@ -9,6 +12,31 @@ def test_self_time_subtracts_the_union_of_children():
     """Overlapping children are not subtracted twice; clipped to the parent; floor zero."""
     t = tree(span(1, 0, 0, 100), span(2, 1, 10, 50), span(3, 1, 30, 60), span(4, 1, 90, 120))
     assert t.self_times()[0] == (100 - 50 - 10) * MS  # union 10-60 and 90-100
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 12), st.integers(0, 6)),  # parent, start, length (ms)
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_self_time_is_the_time_no_child_covers(layout):
+    """Against counting uncovered milliseconds one by one: any children, overlapping or not, any number."""
+    spans = [span(1, 0, 0, 12)]
+    for number, (parent, start, length) in enumerate(layout, start=2):
+        spans.append(span(number, min(parent + 1, number - 1), start, start + length))
+    t = tree(*spans)
+    for index, own in enumerate(t.spans):
+        begin, end = own.start_ns // MS, own.end_ns // MS
+        covered = {
+            ms
+            for kid in t.children[index]
+            for ms in range(t.spans[kid].start_ns // MS, t.spans[kid].end_ns // MS)
+            if begin <= ms < end
+        }
+        assert t.self_times()[index] == (end - begin - len(covered)) * MS
 
 
 def test_self_time_of_a_child_covering_its_parent_is_zero():

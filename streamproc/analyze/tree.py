@@ -38,17 +38,29 @@ class TraceTree(NamedTuple):
         """Each span's duration minus the union of its children's intervals clipped to it (floor 0)."""
         spans = self.spans
         result = []
-        for index, span in enumerate(spans):
-            kids = self.children[index]
-            if not kids:
-                result.append(span.end_ns - span.start_ns)
-                continue
+        for span, kids in zip(spans, self.children, strict=True):
             start, end = span.start_ns, span.end_ns
-            intervals = sorted(
-                (max(spans[k].start_ns, start), min(spans[k].end_ns, end))
-                for k in kids
-                if spans[k].end_ns > start and spans[k].start_ns < end
-            )
+            if not kids:
+                result.append(end - start)
+                continue
+            if len(kids) == 1:  # the common case: the union is the one child's clipped interval
+                kid = spans[kids[0]]
+                low = kid.start_ns if kid.start_ns > start else start
+                high = kid.end_ns if kid.end_ns < end else end
+                covered = high - low if high > low else 0
+                result.append(end - start - covered)
+                continue
+            intervals = []
+            for k in kids:
+                kid = spans[k]
+                if kid.end_ns > start and kid.start_ns < end:
+                    intervals.append(
+                        (
+                            kid.start_ns if kid.start_ns > start else start,
+                            kid.end_ns if kid.end_ns < end else end,
+                        )
+                    )
+            intervals.sort()
             covered = 0
             run_start, run_end = start, start
             for lo, hi in intervals:
@@ -80,9 +92,13 @@ def build_tree(trace: Trace) -> TraceTree:
             children[parent].append(index)
         if span.status == 2:  # StatusCode.ERROR; the int compare keeps this loop cheap
             errors += 1
-        start = min(start, span.start_ns)
-        end = max(end, span.end_ns)
-    roots.sort(key=lambda i: (spans[i].start_ns, spans[i].parent_span_id != b"", spans[i].span_id))
+        # Comparisons, not min()/max(): a call per span costs more than the rest of this loop's line.
+        if span.start_ns < start:  # noqa: PLR1730
+            start = span.start_ns
+        if span.end_ns > end:  # noqa: PLR1730
+            end = span.end_ns
+    if len(roots) > 1:
+        roots.sort(key=lambda i: (spans[i].start_ns, spans[i].parent_span_id != b"", spans[i].span_id))
     return TraceTree(
         trace_id=trace.trace_id,
         spans=spans,
