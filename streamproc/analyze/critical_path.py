@@ -55,13 +55,16 @@ def _clamped_children(tree: TraceTree, root: int) -> tuple[dict[int, tuple[int, 
             span = spans[child]
             if producer and span.kind is SpanKind.CONSUMER:
                 continue
-            if span.end_ns < low or span.start_ns > high:
+            start, end = span.start_ns, span.end_ns
+            if end < low or start > high:
                 continue
-            bounds[child] = (max(span.start_ns, low), min(span.end_ns, high))
+            # Comparisons, not max()/min(): this runs for every span of every trace.
+            bounds[child] = (start if start > low else low, end if end < high else high)
             chosen.append(child)
             stack.append(child)
         if chosen:
-            chosen.sort(key=lambda c: (-bounds[c][1], bounds[c][0], spans[c].span_id))
+            if len(chosen) > 1:
+                chosen.sort(key=lambda c: (-bounds[c][1], bounds[c][0], spans[c].span_id))
             kept[parent] = chosen
     return bounds, kept
 
