@@ -155,3 +155,11 @@ def test_example_traces_are_the_lowest_ids_and_bounded():
     traces = [chain(n, gateway_error=False) for n in (9, 4, 7, 1, 8)]
     examples = suite_of(*traces).report()["errors"]["patterns"][0]["example_traces"]
     assert examples == [trace_id(n).hex() for n in (1, 4, 7)]
+
+
+def test_long_texts_are_normalised_without_the_cache_and_alike():
+    """Texts past the cacheable length take the uncached path, with the same result."""
+    text = "SELECT * FROM t WHERE a IN (1, 2, 3) AND b = 'x' AND c = 0xdeadbeef; " * 40
+    assert len(text) > 2048
+    assert normalize(text) == _normalize_by_definition(text)
+    assert normalize_statement(text) == ("SELECT * FROM t WHERE a IN (?) AND b = ? AND c = ?; " * 40).strip()

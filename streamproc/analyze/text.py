@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from streamproc.model import Span
@@ -18,6 +19,8 @@ _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _DIGIT = re.compile(r"\d")
 
 NO_MESSAGE = "(no message)"
+_CACHED_TEXTS = 1024  # texts whose normalised form is kept, per function
+_CACHEABLE_LENGTH = 2048  # longer texts are normalised every time: the caches stay within a few MB
 
 
 def _hex(match: re.Match[str]) -> str:
@@ -30,9 +33,23 @@ def _hex(match: re.Match[str]) -> str:
 def normalize(text: str) -> str:
     """Replace quoted values, UUIDs, hex ids, IP addresses and numbers with `?`; collapse white space.
 
-    A pattern runs only where the text holds a character every match of it needs (a quote; a hyphen; a
-    digit): each pass costs microseconds, and this runs for every bottleneck and erroring span.
+    This runs for every bottleneck and erroring span. Recent results are cached: most statements are
+    parameterised by their instrumentation and most messages are fixed text, so the same few texts recur
+    (a text with a literal in it only passes through the cache; a long one is never kept).
     """
+    return _normalize_cached(text) if len(text) <= _CACHEABLE_LENGTH else _normalize(text)
+
+
+def normalize_statement(statement: str) -> str:
+    """A database statement with its literals replaced by `?` and value lists folded: `IN (?)`."""
+    if len(statement) <= _CACHEABLE_LENGTH:
+        return _normalize_statement_cached(statement)
+    return _LIST.sub("(?)", _normalize(statement))
+
+
+def _normalize(text: str) -> str:
+    """A pattern runs only where the text holds a character every match of it needs (a quote; a hyphen;
+    a digit): each pass costs microseconds."""
     if "'" in text or '"' in text:
         text = _QUOTED.sub("?", text)
     if "-" in text:
@@ -44,9 +61,14 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def normalize_statement(statement: str) -> str:
-    """A database statement with its literals replaced by `?` and value lists folded: `IN (?)`."""
-    return _LIST.sub("(?)", normalize(statement))
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+@functools.lru_cache(maxsize=_CACHED_TEXTS)
+def _normalize_statement_cached(statement: str) -> str:
+    return _LIST.sub("(?)", _normalize(statement))
 
 
 def error_message(span: Span) -> str:
