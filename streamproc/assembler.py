@@ -163,6 +163,18 @@ class TraceAssembler:
             done.append(self._complete(oldest, Completion.IDLE))
         return done
 
+    def next_due_ns(self) -> int | None:
+        """The earliest time at which `expire` would complete a trace; None with nothing buffered."""
+        limits = self.limits
+        due = []
+        if self._pending:
+            due.append(self._pending[next(iter(self._pending))].first_ns + limits.max_trace_age_ns)
+        if self._rooted:
+            due.append(self._pending[next(iter(self._rooted))].last_ns + limits.root_grace_ns)
+        if self._activity:
+            due.append(self._pending[next(iter(self._activity))].last_ns + limits.idle_timeout_ns)
+        return min(due) if due else None
+
     def drain(self) -> list[CompletedTrace]:
         """Complete every buffered trace (at shutdown)."""
         return [self._complete(trace_id, Completion.SHUTDOWN) for trace_id in list(self._pending)]

@@ -69,7 +69,9 @@ class Settings:
     report_retention: float = _setting(3600.0, "how far back /api/report can look", "duration")
     report_bucket: float = _setting(60.0, "time bucket of the windowed report state", "duration")
     report_recent_traces: int = _setting(10_000, "recent traces kept for /api/report queries with filters")
-    tick_interval: float = _setting(0.05, "how often buffered traces are checked for completion", "duration")
+    tick_interval: float = _setting(
+        0.05, "longest wait between completion checks (sooner when a trace is due)", "duration"
+    )
     drain_seconds: float = _setting(0.0, "after shutdown, keep serving /metrics this long", "duration")
     log_format: str = _setting("auto", "auto (console on a TTY, else JSON), json or console")
     log_level: str = _setting("info", "debug, info, warning or error")

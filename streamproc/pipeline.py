@@ -97,6 +97,12 @@ class LivePipeline(Collector):
             self._analyze(completed)
             return len(completed)
 
+    def seconds_until_due(self) -> float | None:
+        """How long until the next buffered trace is due to complete (0 if overdue); None if none is."""
+        with self._lock:
+            due = self.assembler.next_due_ns()
+            return None if due is None else max(0, due - self._monotonic()) / 1e9
+
     def drain(self) -> int:
         """Complete every buffered trace (shutdown); returns how many."""
         with self._lock:

@@ -26,6 +26,7 @@ from streamproc.receiver import OtlpReceiver
 
 _NS = 1_000_000_000
 _SIGNAL_POLL_S = 0.1
+_MIN_TICK_S = 0.005
 
 
 class Service:
@@ -86,11 +87,18 @@ class Service:
         )
 
     def _tick(self) -> None:
-        while not self._stop.wait(self.settings.tick_interval):
+        """Complete traces when they are due: sleep until the next deadline, between `_MIN_TICK_S` (to batch
+        the work of a busy buffer) and `tick_interval` (a buffer that is empty, or far from its deadlines)."""
+        interval = self.settings.tick_interval
+        while not self._stop.wait(self._next_wait(interval)):
             try:
                 self.pipeline.tick()
             except Exception:  # a bug in an analyzer must not stop trace completion for good
                 self._log.exception("tick_failed")
+
+    def _next_wait(self, interval: float) -> float:
+        due = self.pipeline.seconds_until_due()
+        return interval if due is None else min(interval, max(_MIN_TICK_S, due))
 
     def request_stop(self, *_: Any) -> None:
         """Ask the service to stop (safe from a signal handler)."""

@@ -46,6 +46,23 @@ def test_rooted_trace_completes_after_root_grace():
     assert [d.reason for d in a.expire(3 * S // 2)] == [Completion.ROOT_GRACE]
 
 
+def test_next_due_is_the_earliest_deadline_and_expire_completes_exactly_then():
+    """The ticker sleeps until next_due_ns: root grace, idle timeout or max age, whichever comes first."""
+    a = assembler(root_grace_ns=1 * S, idle_timeout_ns=5 * S, max_trace_age_ns=7 * S)
+    assert a.next_due_ns() is None
+    a.add(spans_of(1, 2, root=False), now_ns=0)
+    assert a.next_due_ns() == 5 * S  # idle timeout of the rootless trace
+    a.add(spans_of(2, 2), now_ns=2 * S)
+    assert a.next_due_ns() == 3 * S  # root grace of trace 2
+    assert a.expire(3 * S - 1) == []
+    assert [d.reason for d in a.expire(3 * S)] == [Completion.ROOT_GRACE]
+    for second in (3, 4, 5, 6):  # trace 1 keeps receiving spans: max age comes before its idle timeout
+        a.add([span(10 + second, 1, 0, 1, trace=trace_id(1))], now_ns=second * S)
+    assert a.next_due_ns() == 7 * S
+    assert [d.reason for d in a.expire(7 * S)] == [Completion.MAX_AGE]
+    assert a.next_due_ns() is None
+
+
 def test_max_age_completes_a_busy_trace():
     """A trace that keeps receiving spans still completes at max_trace_age since its first span."""
     a = assembler(max_trace_age_ns=10 * S, idle_timeout_ns=5 * S, root_grace_ns=5 * S)
