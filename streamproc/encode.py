@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
@@ -19,6 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 
 from streamproc.decode import Format
+from streamproc.jsonio import dumps
 from streamproc.model import ATTRIBUTE_KEYS, Span, SpanKind, StatusCode, Trace
 
 _INT_ATTRIBUTES = frozenset({"http_status_code"})
@@ -46,15 +46,13 @@ def exception_items(span: Span) -> list[tuple[str, str]]:
 def encode(traces: Iterable[Trace], fmt: Format) -> bytes:
     traces = list(traces)
     if fmt is Format.JAEGER:
-        return orjson.dumps(
-            {"data": [_jaeger_trace(t) for t in traces], "total": 0, "limit": 0, "errors": None}
-        )
+        return dumps({"data": [_jaeger_trace(t) for t in traces], "total": 0, "limit": 0, "errors": None})
     if fmt is Format.ZIPKIN:
-        return orjson.dumps([_zipkin_span(s) for t in traces for s in t.spans])
+        return dumps([_zipkin_span(s) for t in traces for s in t.spans])
     spans = [s for t in traces for s in t.spans]
     if fmt is Format.OTLP_JSON:
-        return orjson.dumps(otlp_document(spans))
-    return b"".join(orjson.dumps(otlp_document(batch)) + b"\n" for batch in _file_exporter_batches(spans))
+        return dumps(otlp_document(spans))
+    return b"".join(dumps(otlp_document(batch)) + b"\n" for batch in _file_exporter_batches(spans))
 
 
 def _file_exporter_batches(spans: list[Span], batch_size: int = 200) -> Iterator[list[Span]]:
@@ -150,7 +148,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
     if span.kind in _ZIPKIN_KINDS:
         out["kind"] = _ZIPKIN_KINDS[span.kind]
     if exception_items(span):
-        value = orjson.dumps({"exception": dict(exception_items(span))}).decode()
+        value = dumps({"exception": dict(exception_items(span))}).decode()
         out["annotations"] = [{"timestamp": span.end_ns // _NS_PER_US, "value": value}]
     return out
 

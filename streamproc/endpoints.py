@@ -14,7 +14,6 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
@@ -22,6 +21,7 @@ from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.config import parse_duration_s
 from streamproc.errors import UsageError
 from streamproc.filters import TraceFilter
+from streamproc.jsonio import dumps, dumps_indented
 from streamproc.pipeline import LivePipeline
 
 _TRUE = ("1", "true", "yes", "")
@@ -160,9 +160,9 @@ class HttpEndpoints:
         try:
             arguments = report_query(query)
         except UsageError as exc:
-            return 400, "application/json", orjson.dumps({"error": str(exc)})
+            return 400, "application/json", dumps({"error": str(exc)})
         return (
             200,
             "application/json",
-            orjson.dumps(self._pipeline.report(**arguments), option=orjson.OPT_INDENT_2),
+            dumps_indented(self._pipeline.report(**arguments)),
         )

@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamproc.config import Settings
@@ -67,5 +67,5 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
 def report(service: Service, query: str = "window=1h") -> dict[str, Any]:
     status, _, body = http_get(service, f"/api/report?{query}")
     assert status == 200, body
-    result: dict[str, Any] = orjson.loads(body)
+    result: dict[str, Any] = msgspec.json.decode(body)
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import orjson
+import msgspec
 import pytest
 
 from streamproc.analyze import build_tree
@@ -29,7 +29,7 @@ def run(capsys, *argv):
 def report(capsys, *argv):
     code, out, err = run(capsys, *argv, "--json")
     assert code == 0, err
-    return orjson.loads(out)
+    return msgspec.json.decode(out)
 
 
 FLAG_SETS = [
@@ -111,7 +111,7 @@ def test_latency_and_service_filters_write_slow_traces_to_a_file(capsys, scenari
     )
     assert (code, stdout) == (0, "")
     assert "wrote the report to" in err
-    result = orjson.loads(out.read_bytes())
+    result = msgspec.json.decode(out.read_bytes())
     assert result["summary"]["duration_stats"]["min_ms"] > 500
 
 
@@ -179,14 +179,14 @@ def test_several_files_and_stdin(capsys, monkeypatch, scenario_files, scenario_t
 
 def test_bad_spans_are_counted_and_warned_once(capsys, tmp_path, scenario_files):
     """Individually bad spans: one warning line naming the file, and summary.skipped_spans."""
-    doc = orjson.loads(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
+    doc = msgspec.json.decode(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
     doc["data"][0]["spans"][1]["spanID"] = "abc"
     doc["data"][1]["spans"][2]["duration"] = -1
     path = tmp_path / "bad.json"
-    path.write_bytes(orjson.dumps(doc))
+    path.write_bytes(msgspec.json.encode(doc))
     code, out, err = run(capsys, path, "--json")
     assert code == 0
-    assert orjson.loads(out)["summary"]["skipped_spans"] == 2
+    assert msgspec.json.decode(out)["summary"]["skipped_spans"] == 2
     assert err.count("\n") == 1
     assert f"warning: {path}: skipped 2 of" in err and "bad_span_id" in err and "end_before_start" in err
 
@@ -266,14 +266,14 @@ def test_streamproc_analyze_is_analyze_traces(capsys, scenario_files):
 
 def test_repeated_span_ids_are_counted_once_in_the_warning(capsys, tmp_path, scenario_files):
     """A span repeated across two files: 'skipped 1 of N+1 spans', N the distinct spans."""
-    doc = orjson.loads(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
+    doc = msgspec.json.decode(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
     first = {"data": doc["data"][:2]}
     again = {"data": [dict(doc["data"][0], spans=doc["data"][0]["spans"][:1])]}
     distinct = sum(len(t["spans"]) for t in first["data"])
     paths = [tmp_path / "a.json", tmp_path / "b.json"]
-    paths[0].write_bytes(orjson.dumps(first))
-    paths[1].write_bytes(orjson.dumps(again))
+    paths[0].write_bytes(msgspec.json.encode(first))
+    paths[1].write_bytes(msgspec.json.encode(again))
     code, out, err = run(capsys, *paths, "--json")
     assert code == 0
-    assert orjson.loads(out)["summary"]["skipped_spans"] == 1
+    assert msgspec.json.decode(out)["summary"]["skipped_spans"] == 1
     assert f"all inputs: skipped 1 of {distinct + 1:,} spans (1 duplicate_span)" in err

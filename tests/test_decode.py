@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import orjson
+import msgspec
 import pytest
 
 from streamproc.decode import Format, decode_bytes, group_traces
@@ -14,7 +14,7 @@ S1, S2, S3 = "00f067aa0ba902b7", "b7ad6b7169203331", "53995c3f42cd8ad8"
 
 
 def decode(doc, forced=None):
-    data = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+    data = doc if isinstance(doc, bytes) else msgspec.json.encode(doc)
     return decode_bytes(data, "traces.json", forced)
 
 
@@ -232,7 +232,12 @@ def test_otlp_json_older_instrumentation_library_spans_and_enum_names():
 def test_otlp_json_lines_regroup_a_trace_across_lines_and_resources():
     """The Collector file exporter's lines: one trace split over two lines and two services."""
     child = dict(OTLP_SPAN, spanId=S2, parentSpanId=S1, name="query")
-    data = orjson.dumps(otlp([OTLP_SPAN])) + b"\n\n" + orjson.dumps(otlp([child], service="db")) + b"\n"
+    data = (
+        msgspec.json.encode(otlp([OTLP_SPAN]))
+        + b"\n\n"
+        + msgspec.json.encode(otlp([child], service="db"))
+        + b"\n"
+    )
     fmt, result = decode(data)
     assert fmt is Format.OTLP_JSONL
     traces, _ = group_traces(result.spans)
@@ -271,7 +276,7 @@ def test_bad_spans_are_skipped_with_a_reason(change, reason):
 
 def test_bad_jaeger_and_zipkin_spans_are_skipped():
     """Wrong id lengths and negative durations are skipped in Jaeger and Zipkin too."""
-    jaeger = orjson.loads(orjson.dumps(JAEGER))
+    jaeger = msgspec.json.decode(msgspec.json.encode(JAEGER))
     jaeger["data"][0]["spans"][0]["spanID"] = "123"
     jaeger["data"][0]["spans"][1]["duration"] = -5
     _, result = decode(jaeger)
@@ -293,11 +298,11 @@ def test_duplicate_span_ids_are_dropped_and_counted():
     [
         (b"", "the file is empty"),
         (b"hello", "not valid JSON"),
-        (orjson.dumps(JAEGER)[:300], "truncated"),
+        (msgspec.json.encode(JAEGER)[:300], "truncated"),
         (b'{"traces": []}', "unrecognised JSON shape (an object with keys traces)"),
         (b"42", "unrecognised JSON shape (a JSON int)"),
-        (orjson.dumps(otlp([OTLP_SPAN])) + b"\n{not json\n", "line 2: not valid JSON"),
-        (orjson.dumps(otlp([OTLP_SPAN])) + b'\n{"x": 1}\n', "line 2: not an OTLP JSON object"),
+        (msgspec.json.encode(otlp([OTLP_SPAN])) + b"\n{not json\n", "line 2: not valid JSON"),
+        (msgspec.json.encode(otlp([OTLP_SPAN])) + b'\n{"x": 1}\n', "line 2: not an OTLP JSON object"),
     ],
 )
 def test_unusable_files_raise_one_clear_error_naming_the_file(data, message):

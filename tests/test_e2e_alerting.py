@@ -20,7 +20,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 import yaml
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -80,7 +80,7 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.extend(orjson.loads(body)["alerts"])
+                received.extend(msgspec.json.decode(body)["alerts"])
                 self.send_response(200)
                 self.end_headers()
 
@@ -232,7 +232,7 @@ def test_incident_alerts_reach_the_webhook_and_healthy_traffic_stays_silent(tmp_
         with urllib.request.urlopen(
             f"http://127.0.0.1:{prom_port}/api/v1/query?{query}", timeout=5
         ) as answer:
-            result = orjson.loads(answer.read())["data"]["result"]
+            result = msgspec.json.decode(answer.read())["data"]["result"]
         assert result and float(result[0]["value"][1]) > 10, result
     finally:
         stop.set()

@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
+import msgspec
 import pytest
 
 from streamproc.cli import analyze_main
@@ -22,7 +22,7 @@ class FakeJaeger:
     def __init__(self, traces, mode: str) -> None:
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
         jaeger_body = encode(traces, Format.JAEGER)
-        v3_body = orjson.dumps({"result": otlp_document([s for t in traces for s in t.spans])})
+        v3_body = msgspec.json.encode({"result": otlp_document([s for t in traces for s in t.spans])})
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,7 +101,7 @@ def test_fetch_from_the_query_api_analyzes_and_saves(capsys, tmp_path, jaeger):
     server, saved = jaeger("v1"), tmp_path / "fetched.json"
     code, out, err = fetch(capsys, server, saved)
     assert code == 0, err
-    assert orjson.loads(out)["summary"]["trace_count"] == 50
+    assert msgspec.json.decode(out)["summary"]["trace_count"] == 50
     ((path, query),) = server.requests
     assert path == "/api/traces"
     assert (query["service"], query["limit"]) == (["api-gateway"], ["50"])
@@ -114,7 +114,7 @@ def test_fetch_falls_back_to_api_v3(capsys, tmp_path, jaeger):
     server, saved = jaeger("v3"), tmp_path / "fetched.json"
     code, out, err = fetch(capsys, server, saved)
     assert code == 0, err
-    assert orjson.loads(out)["summary"]["trace_count"] == 50
+    assert msgspec.json.decode(out)["summary"]["trace_count"] == 50
     assert [path for path, _ in server.requests] == ["/api/traces", "/api/v3/traces"]
     query = server.requests[1][1]
     assert (query["query.service_name"], query["query.search_depth"]) == (["api-gateway"], ["50"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import orjson
+import msgspec
 import pytest
 
 from streamproc.analyze import build_tree
@@ -35,7 +35,7 @@ def replayed(scenario_traces):
 
 def batch_report(capsys, path, *flags):
     assert analyze_main([str(path), "--json", *flags]) == 0
-    return orjson.loads(capsys.readouterr().out)
+    return msgspec.json.decode(capsys.readouterr().out)
 
 
 def within_sketch_error(live_ms: float, durations_ns: list[int], percent: int) -> bool:
@@ -93,7 +93,7 @@ def test_bad_report_queries_are_400_with_a_reason(replayed, query, message):
     """A bad parameter is a 400 with a JSON error naming it, not a server error."""
     status, content_type, body = http_get(replayed, f"/api/report?{query}")
     assert (status, content_type) == (400, "application/json")
-    assert message in orjson.loads(body)["error"]
+    assert message in msgspec.json.decode(body)["error"]
 
 
 def test_health_and_readiness(replayed):

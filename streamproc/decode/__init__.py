@@ -8,13 +8,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import orjson
-
 from streamproc.decode.common import DecodeResult, group_traces
 from streamproc.decode.jaeger import decode_jaeger, jaeger_traces
 from streamproc.decode.otlp_json import decode_otlp_json, is_otlp
 from streamproc.decode.zipkin import decode_zipkin, zipkin_spans
 from streamproc.errors import DecodeError
+from streamproc.jsonio import JSONError, loads, problem
 
 __all__ = ["DecodeResult", "Format", "decode_bytes", "detect_format", "group_traces"]
 
@@ -52,11 +51,11 @@ def decode_bytes(data: bytes, source: str, forced: Format | None = None) -> tupl
     if forced is Format.OTLP_JSONL:
         return Format.OTLP_JSONL, _decode_lines(data, source)
     try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        doc = loads(data)
+    except JSONError as exc:
         if forced in (None, Format.OTLP_JSON) and _looks_like_json_lines(data):
             return Format.OTLP_JSONL, _decode_lines(data, source)
-        raise DecodeError(source, f"not valid JSON: {_json_problem(exc, data)}") from None
+        raise DecodeError(source, f"not valid JSON: {problem(exc, data)}") from None
     if isinstance(doc, dict) and is_otlp(doc.get("result")):
         doc = doc["result"]  # Jaeger api_v3 wraps OTLP JSON as {"result": {...}}
     found = detect_format(doc)
@@ -75,8 +74,8 @@ def decode_bytes(data: bytes, source: str, forced: Format | None = None) -> tupl
 def _looks_like_json_lines(data: bytes) -> bool:
     first = data.lstrip().split(b"\n", 1)[0]
     try:
-        return is_otlp(orjson.loads(first))
-    except orjson.JSONDecodeError:
+        return is_otlp(loads(first))
+    except JSONError:
         return False
 
 
@@ -86,19 +85,13 @@ def _decode_lines(data: bytes, source: str) -> DecodeResult:
         if not line.strip():
             continue
         try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise DecodeError(source, f"line {number}: not valid JSON: {_json_problem(exc, line)}") from None
+            doc = loads(line)
+        except JSONError as exc:
+            raise DecodeError(source, f"line {number}: not valid JSON: {problem(exc, line)}") from None
         if not is_otlp(doc):
             raise DecodeError(source, f"line {number}: not an OTLP JSON object ({_describe(doc)})")
         result.extend(decode_otlp_json(doc))
     return result
-
-
-def _json_problem(exc: orjson.JSONDecodeError, data: bytes) -> str:
-    if exc.pos >= len(data.rstrip()):
-        return f"the document ends early (truncated?) at line {exc.lineno} column {exc.colno}"
-    return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
 
 
 def _describe(doc: Any) -> str:

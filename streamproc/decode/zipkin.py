@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from streamproc.decode.common import (
     SPAN_ID_BYTES,
     TRACE_ID_BYTES,
@@ -23,6 +21,7 @@ from streamproc.decode.common import (
     parse_parent_id,
     to_int,
 )
+from streamproc.jsonio import JSONError, loads
 from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
 
 _KINDS = {
@@ -136,8 +135,8 @@ def _exception_fields(annotations: Any) -> list[tuple[str, Any]]:
         if not isinstance(value, str) or not value.startswith('{"exception"'):
             continue
         try:
-            event = orjson.loads(value).get("exception")
-        except orjson.JSONDecodeError:
+            event = loads(value).get("exception")
+        except JSONError:
             continue
         if isinstance(event, dict):
             return list(event.items())

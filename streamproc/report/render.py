@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from streamproc.jsonio import dumps_indented
 from streamproc.report.table import ms_text, num, pct_text, shorten, table
 
 PATTERN_WIDTH = 72
 
 
 def render_json(report: dict[str, Any]) -> bytes:
-    return orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"
+    return dumps_indented(report) + b"\n"
 
 
 def render_text(
