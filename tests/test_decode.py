@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from streamproc.decode import Format, decode_bytes, group_traces
+from streamproc.decode.jaeger import decode_jaeger, decode_jaeger_document
 from streamproc.errors import DecodeError
 from streamproc.model import SkipReason, SpanKind, StatusCode
 
@@ -110,6 +111,75 @@ def test_jaeger_bare_trace_and_64_bit_trace_ids():
     trace["spans"] = [dict(trace["spans"][0], traceID=T[16:])]
     _, result = decode(trace)
     assert result.spans[0].trace_id == bytes(8) + bytes.fromhex(T[16:])
+
+
+def _both_jaeger_paths(doc):
+    """The typed fast path's result and the generic path's, for one `{"data": [...]}` document."""
+    data = msgspec.json.encode(doc)
+    typed = decode_jaeger_document(data)
+    assert typed is not None, "the document should fit the typed structs"
+    return typed, decode_jaeger(msgspec.json.decode(data))
+
+
+def _edge_jaeger():
+    doc = msgspec.json.decode(msgspec.json.encode(JAEGER))
+    first, second = doc["data"][0]["spans"]
+    bad_id = dict(first, spanID="123")
+    first.update(tags=None, logs=None, references=None)
+    del first["processID"]
+    second["references"] = [{"spanID": S1}, {"refType": "FOLLOWS_FROM", "traceID": "", "spanID": S3}]
+    second["logs"] = [{"timestamp": 1}, {"fields": [{"value": "no key"}]}]
+    second["process"] = {"serviceName": "embedded"}
+    third = dict(second, spanID=S3, traceID=T[16:], duration=-1, references=[], parentSpanID=S1)
+    fourth = dict(second, spanID=S3, traceID=None, startTime="soon")
+    doc["data"][0]["spans"] += [third, fourth, bad_id]
+    doc["data"].append({"spans": None, "processes": None})
+    return doc
+
+
+@pytest.mark.parametrize("doc", [JAEGER, _edge_jaeger()], ids=["fields", "edge-cases"])
+def test_jaeger_typed_and_generic_paths_agree(doc):
+    """The typed fast path gives the spans and skips of the generic path, reasons and ids included."""
+    typed, generic = _both_jaeger_paths(doc)
+    assert typed.spans == generic.spans
+    assert typed.skipped == generic.skipped
+
+
+def test_jaeger_optional_fields_missing_or_null():
+    """Null tags, logs, references and process id; a reference without refType is CHILD_OF."""
+    typed, _ = _both_jaeger_paths(_edge_jaeger())
+    first, second = typed.spans
+    assert (first.service, first.parent_span_id, first.kind) == ("unknown_service", b"", SpanKind.UNSPECIFIED)
+    assert (second.service, second.parent_span_id.hex(), second.kind) == ("embedded", S1, SpanKind.CLIENT)
+    assert [(s.reason, s.span_id) for s in typed.skipped] == [
+        (SkipReason.END_BEFORE_START, S3),
+        (SkipReason.BAD_TRACE_ID, S3),
+        (SkipReason.BAD_SPAN_ID, "123"),
+    ]
+
+
+def test_jaeger_typed_and_generic_paths_agree_on_every_scenario(scenario_files):
+    for (scenario, fmt), path in scenario_files.items():
+        if fmt is Format.JAEGER:
+            typed, generic = _both_jaeger_paths(msgspec.json.decode(path.read_bytes()))
+            assert typed.spans == generic.spans, scenario
+            assert len(typed.spans) > 100
+
+
+def test_jaeger_span_that_breaks_the_typed_shape_is_skipped_alone():
+    """A tag without a key or a reference that is not an object: that span is skipped, the rest kept."""
+    doc = msgspec.json.decode(msgspec.json.encode(JAEGER))
+    doc["data"][0]["spans"][0]["tags"].append({"value": "keyless"})
+    doc["data"][0]["spans"][1]["references"].append("not an object")
+    data = msgspec.json.encode(doc)
+    assert decode_jaeger_document(data) is None
+    fmt, result = decode_bytes(data, "traces.json")
+    assert fmt is Format.JAEGER and result.spans == []
+    assert [(s.reason, s.span_id) for s in result.skipped] == [
+        (SkipReason.BAD_FIELD, S1),
+        (SkipReason.BAD_FIELD, S2),
+    ]
+    assert "key" in result.skipped[0].detail
 
 
 ZIPKIN = [

@@ -9,7 +9,7 @@ import enum
 from typing import Any
 
 from streamproc.decode.common import DecodeResult, group_traces
-from streamproc.decode.jaeger import decode_jaeger, jaeger_traces
+from streamproc.decode.jaeger import decode_jaeger, decode_jaeger_document, jaeger_traces
 from streamproc.decode.otlp_json import decode_otlp_json, is_otlp
 from streamproc.decode.zipkin import decode_zipkin, zipkin_spans
 from streamproc.errors import DecodeError
@@ -50,6 +50,8 @@ def decode_bytes(data: bytes, source: str, forced: Format | None = None) -> tupl
         raise DecodeError(source, "the file is empty")
     if forced is Format.OTLP_JSONL:
         return Format.OTLP_JSONL, _decode_lines(data, source)
+    if forced in (None, Format.JAEGER) and (typed := decode_jaeger_document(data)) is not None:
+        return Format.JAEGER, typed
     try:
         doc = loads(data)
     except JSONError as exc:

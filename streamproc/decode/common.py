@@ -41,13 +41,21 @@ class DecodeResult:
     skipped: list[SkippedSpan] = field(default_factory=list)
 
     def skip(self, problem: SpanProblem, raw: Any, trace_key: str, span_key: str) -> None:
-        trace_id = raw.get(trace_key, "") if isinstance(raw, dict) else ""
-        span_id = raw.get(span_key, "") if isinstance(raw, dict) else ""
-        self.skipped.append(SkippedSpan(problem.reason, problem.detail, str(trace_id), str(span_id)))
+        if isinstance(raw, dict):
+            trace_id, span_id = raw.get(trace_key, ""), raw.get(span_key, "")
+        else:  # a typed struct, or something that is neither
+            trace_id, span_id = getattr(raw, trace_key, ""), getattr(raw, span_key, "")
+        self.skipped.append(
+            SkippedSpan(problem.reason, problem.detail, _id_text(trace_id), _id_text(span_id))
+        )
 
     def extend(self, other: DecodeResult) -> None:
         self.spans.extend(other.spans)
         self.skipped.extend(other.skipped)
+
+
+def _id_text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def parse_hex_id(value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str) -> bytes:

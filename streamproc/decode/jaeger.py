@@ -3,11 +3,20 @@
 Times are microseconds; the parent is the first CHILD_OF reference, else the first reference; the service
 comes from the trace's `processes` (or a span's own `process`); errors are tag `error=true` or
 `otel.status_code=ERROR`; the kind is tag `span.kind`; exceptions are logs with `event=exception`.
+
+A `{"data": [...]}` document is first parsed straight into the typed structs below (msgspec builds them
+while it parses: no dict per span, tag and reference), which is the fast path for well-formed exports.
+Where the document does not fit them, it is parsed generically and each span converted on its own, so
+that a malformed span is skipped and counted rather than failing the file. Scalars are typed `Any` so
+that bad ids, times and names reach the same checks, with the same reasons, on both paths.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import msgspec
 
 from streamproc.decode.common import (
     SPAN_ID_BYTES,
@@ -33,6 +42,53 @@ _KINDS = {
 _MICROS = 1_000
 
 
+class JaegerTag(msgspec.Struct):
+    key: Any
+    value: Any = None
+
+
+class JaegerReference(msgspec.Struct):
+    refType: Any = "CHILD_OF"  # noqa: N815 - Jaeger's field names
+    traceID: Any = None  # noqa: N815
+    spanID: Any = None  # noqa: N815
+
+
+class JaegerLogField(msgspec.Struct):
+    key: Any = None
+    value: Any = None
+
+
+class JaegerLog(msgspec.Struct):
+    fields: list[JaegerLogField] | None = None
+
+
+class JaegerSpan(msgspec.Struct):
+    traceID: Any = None  # noqa: N815
+    spanID: Any = None  # noqa: N815
+    parentSpanID: Any = None  # noqa: N815
+    operationName: Any = None  # noqa: N815
+    references: list[JaegerReference] | None = None
+    startTime: Any = None  # noqa: N815
+    duration: Any = None
+    tags: list[JaegerTag] | None = None
+    logs: list[JaegerLog] | None = None
+    processID: Any = ""  # noqa: N815
+    process: Any = None
+
+
+class JaegerTrace(msgspec.Struct):
+    spans: list[JaegerSpan] | None = None
+    processes: dict[str, Any] | None = None
+
+
+class JaegerDocument(msgspec.Struct):
+    data: list[JaegerTrace]
+
+
+_DOCUMENT = msgspec.json.Decoder(JaegerDocument)
+_DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
+
+
 def jaeger_traces(doc: Any) -> list[Any] | None:
     """The list of trace objects in a Jaeger document, or None if the document is not Jaeger's shape."""
     if isinstance(doc, dict):
@@ -46,24 +102,44 @@ def jaeger_traces(doc: Any) -> list[Any] | None:
     return None
 
 
+def decode_jaeger_document(data: bytes) -> DecodeResult | None:
+    """The fast path for a `{"data": [...]}` document that fits the typed structs; None otherwise."""
+    if not _DATA_FIRST.match(data):
+        return None
+    try:
+        doc = _DOCUMENT.decode(data)
+    except msgspec.DecodeError:  # not JSON, or not this shape: the generic path says which
+        return None
+    result = DecodeResult()
+    for trace in doc.data:
+        _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
+    return result
+
+
 def decode_jaeger(doc: Any) -> DecodeResult:
+    """Spans of a generically parsed Jaeger document; each span converted to the typed struct on its own."""
     result = DecodeResult()
     for trace in jaeger_traces(doc) or ():
         if not isinstance(trace, dict):
             continue
         processes = trace.get("processes")
-        services = _service_names(processes if isinstance(processes, dict) else {})
-        trace_ids: dict[str, bytes] = {}
-        for raw in trace.get("spans") or ():
-            try:
-                result.spans.append(_span(raw, services, trace_ids))
-            except SpanProblem as problem:
-                result.skip(problem, raw, "traceID", "spanID")
-            except (AttributeError, TypeError, ValueError, KeyError) as exc:
-                result.skip(
-                    SpanProblem(SkipReason.BAD_FIELD, f"malformed span: {exc}"), raw, "traceID", "spanID"
-                )
+        _decode_trace(
+            trace.get("spans") or (), processes if isinstance(processes, dict) else {}, result, typed=False
+        )
     return result
+
+
+def _decode_trace(spans: Any, processes: dict[str, Any], result: DecodeResult, *, typed: bool) -> None:
+    services = _service_names(processes)
+    trace_ids: dict[str, bytes] = {}
+    for raw in spans:
+        try:
+            span = raw if typed else msgspec.convert(raw, JaegerSpan)
+            result.spans.append(_span(span, services, trace_ids))
+        except SpanProblem as problem:
+            result.skip(problem, raw, "traceID", "spanID")
+        except (msgspec.ValidationError, AttributeError, TypeError, ValueError, KeyError) as exc:
+            result.skip(SpanProblem(SkipReason.BAD_FIELD, f"malformed span: {exc}"), raw, "traceID", "spanID")
 
 
 def _service_names(processes: dict[str, Any]) -> dict[str, str]:
@@ -74,32 +150,33 @@ def _service_names(processes: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _span(raw: dict[str, Any], services: dict[str, str], trace_ids: dict[str, bytes]) -> Span:
-    trace_id = _trace_id(raw.get("traceID"), trace_ids)
+def _span(raw: JaegerSpan, services: dict[str, str], trace_ids: dict[str, bytes]) -> Span:
+    trace_id = _trace_id(raw.traceID, trace_ids)
     span_id = parse_hex_id(
-        raw.get("spanID"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+        raw.spanID, sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
     )
-    start_us = to_int(raw.get("startTime"), "startTime")
-    duration_us = to_int(raw.get("duration"), "duration")
+    start_us = to_int(raw.startTime, "startTime")
+    duration_us = to_int(raw.duration, "duration")
     start_ns = start_us * _MICROS
     end_ns = (start_us + duration_us) * _MICROS
     check_times(start_ns, end_ns)
 
-    tags = {tag["key"]: tag.get("value") for tag in raw.get("tags") or ()}
-    process = raw.get("process")
+    tags = {tag.key: tag.value for tag in raw.tags or ()}
+    process = raw.process
     if isinstance(process, dict):
         service = intern_text(process.get("serviceName"), UNKNOWN_SERVICE)
     else:
-        service = services.get(raw.get("processID", ""), UNKNOWN_SERVICE)
+        service = services.get(raw.processID, UNKNOWN_SERVICE)
     status, message = _status(tags)
     pairs = list(tags.items())
-    pairs.extend(_exception_fields(raw.get("logs") or ()))
+    if raw.logs:
+        pairs.extend(_exception_fields(raw.logs))
     return Span(
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=_parent(raw, trace_id, trace_ids),
         service=service,
-        name=intern_text(raw.get("operationName")),
+        name=intern_text(raw.operationName),
         kind=_KINDS.get(str(tags.get("span.kind", "")).lower(), SpanKind.UNSPECIFIED),
         start_ns=start_ns,
         end_ns=end_ns,
@@ -120,17 +197,13 @@ def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
     return known
 
 
-def _parent(raw: dict[str, Any], trace_id: bytes, trace_ids: dict[str, bytes]) -> bytes:
-    references = [
-        ref
-        for ref in raw.get("references") or ()
-        if isinstance(ref, dict) and _same_trace(ref.get("traceID"), trace_id, trace_ids)
-    ]
-    child_of = [ref for ref in references if ref.get("refType", "CHILD_OF") == "CHILD_OF"]
-    chosen = child_of or references
-    if chosen:
-        return parse_parent_id(chosen[0].get("spanID"))
-    return parse_parent_id(raw.get("parentSpanID"))
+def _parent(raw: JaegerSpan, trace_id: bytes, trace_ids: dict[str, bytes]) -> bytes:
+    if raw.references:
+        references = [ref for ref in raw.references if _same_trace(ref.traceID, trace_id, trace_ids)]
+        chosen = [ref for ref in references if ref.refType == "CHILD_OF"] or references
+        if chosen:
+            return parse_parent_id(chosen[0].spanID)
+    return parse_parent_id(raw.parentSpanID)
 
 
 def _same_trace(ref_trace: Any, trace_id: bytes, trace_ids: dict[str, bytes]) -> bool:
@@ -153,9 +226,9 @@ def _status(tags: dict[str, Any]) -> tuple[StatusCode, str]:
     return StatusCode.UNSET, ""
 
 
-def _exception_fields(logs: Any) -> list[tuple[str, Any]]:
+def _exception_fields(logs: list[JaegerLog]) -> list[tuple[str, Any]]:
     for log in logs:
-        fields = {f.get("key"): f.get("value") for f in log.get("fields") or () if isinstance(f, dict)}
+        fields = {f.key: f.value for f in log.fields or ()}
         if fields.get("event") == "exception":
             return [(k, v) for k, v in fields.items() if k in ("exception.type", "exception.message")]
     return []
