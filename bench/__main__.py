@@ -277,6 +277,7 @@ def batch(traces: int) -> dict:
         "parse_mb_per_s": size / 1e6 / parse_s,
         "ratio": parse_s / analyze_s,
         "parser": parser,
+        "parse_s_by_parser": {name: seconds for name, (seconds, _) in timings.items()},
     }
 
 
