@@ -24,6 +24,7 @@ from streamproc.config import parse_duration_s
 from streamproc.decode import Format
 from streamproc.errors import InputError, StreamprocError, UsageError
 from streamproc.filters import TraceFilter
+from streamproc.forked import MIN_TRACES_PER_WORKER
 from streamproc.report import render_json, render_text
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -98,6 +99,14 @@ def _analyze_parser(prog: str) -> argparse.ArgumentParser:
         action="append",
         help="compare with FILE (the traces before a change); may be repeated",
     )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help=f"analyze in N processes (default: one per CPU, each with at least "
+        f"{MIN_TRACES_PER_WORKER:,} traces; 1: in this process)",
+    )
     jaeger = parser.add_argument_group("fetch from Jaeger instead of files")
     jaeger.add_argument("--jaeger-url", metavar="URL", help="Jaeger query service, e.g. http://jaeger:16686")
     jaeger.add_argument("--lookback", default="1h", metavar="DURATION", help="how far back to search (1h)")
@@ -132,6 +141,8 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
     problems += rules.problems() + options.problems()
     if args.top < 1:
         problems.append("--top must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        problems.append("--jobs must be at least 1")
     if args.jaeger_url:
         if args.files:
             problems.append("give trace files or --jaeger-url, not both")
@@ -165,6 +176,7 @@ def _progress_bar(total: int, label: str, items: Iterable[Any] | None = None) ->
         return None
     from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
+    tqdm.monitor_interval = 0  # no monitor thread: batch analysis forks its workers only with one thread
     return tqdm(items, desc=label, total=total, leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
@@ -235,13 +247,13 @@ def _analyze(
     loaded = _load_inputs(args)
     for warning in loaded.warnings():
         print(f"{prog}: warning: {warning}", file=sys.stderr)
-    suite = analyze(loaded, rules, options, progress=_progress)
+    suite = analyze(loaded, rules, options, progress=_progress, jobs=args.jobs)
     report = suite.report(sections=sections, top=args.top, skipped_spans=loaded.skipped)
     if args.baseline:
         base_loaded = load(
             args.baseline, forced=Format(args.format) if args.format else None, progress=_progress
         )
-        base_suite = analyze(base_loaded, rules, options)
+        base_suite = analyze(base_loaded, rules, options, jobs=args.jobs)
         base_report = base_suite.report(sections=sections, top=args.top, skipped_spans=base_loaded.skipped)
         report["comparison"] = compare(base_report, report, base_suite, suite)
     return report, loaded

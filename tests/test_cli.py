@@ -277,3 +277,78 @@ def test_repeated_span_ids_are_counted_once_in_the_warning(capsys, tmp_path, sce
     assert code == 0
     assert msgspec.json.decode(out)["summary"]["skipped_spans"] == 1
     assert f"all inputs: skipped 1 of {distinct + 1:,} spans (1 duplicate_span)" in err
+
+
+def _cli(*argv):
+    """analyze-traces in a process of its own (a single-threaded process, where workers can be forked)."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamproc.cli", "analyze", *map(str, argv)],
+        capture_output=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--json", "--verbose"], ["--verbose", "--errors-only"], ["--json", "--latency-threshold", "300"]],
+    ids=["json", "text", "filtered"],
+)
+def test_analysis_in_worker_processes_gives_the_serial_report(scenario_files, flags):
+    """--jobs 3 forks three workers over contiguous chunks; the merged report is the serial one, byte for
+    byte, with a baseline comparison too."""
+    args = [
+        scenario_files[INCIDENT, Format.JAEGER],
+        "--baseline",
+        scenario_files[FIXED, Format.OTLP_JSONL],
+        *flags,
+    ]
+    serial, forked = _cli(*args, "--jobs", "1"), _cli(*args, "--jobs", "3")
+    assert serial.returncode == 0, serial.stderr
+    assert forked.returncode == 0, forked.stderr
+    assert forked.stdout == serial.stdout
+    assert b"Trace" in serial.stdout or b'"summary"' in serial.stdout
+
+
+def test_a_failing_worker_is_one_clear_message(scenario_files):
+    """A worker that dies is reported in one line naming it, exit code 1, no traceback."""
+    code = (
+        "import sys\n"
+        "from streamproc.analyze import suite\n"
+        "from streamproc.cli import analyze_main\n"
+        "def boom(self, tree):\n"
+        "    raise MemoryError('out of memory in the test')\n"
+        "suite.AnalysisSuite.observe_tree = boom\n"
+        "sys.exit(analyze_main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(scenario_files[INCIDENT, Format.JAEGER]), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "analysis worker 1 of 2 failed: MemoryError: out of memory in the test" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_worker_count(monkeypatch):
+    """Auto: one worker per CPU while each gets MIN_TRACES_PER_WORKER traces; --jobs as given; one where
+    forking is unsafe."""
+    from streamproc import forked
+
+    monkeypatch.setattr(forked, "can_fork", lambda: True)
+    monkeypatch.setattr(forked.os, "cpu_count", lambda: 4)
+    per = forked.MIN_TRACES_PER_WORKER
+    assert forked.worker_count(None, per - 1) == 1
+    assert forked.worker_count(None, 2 * per) == 2
+    assert forked.worker_count(None, 100 * per) == 4
+    assert forked.worker_count(3, 10) == 3
+    assert forked.worker_count(8, 5) == 5
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    assert forked.worker_count(8, 100 * per) == 1
+
+
+def test_jobs_must_be_positive(capsys, scenario_files):
+    code, _, err = run(capsys, scenario_files[INCIDENT, Format.JAEGER], "--jobs", "0")
+    assert code == 2
+    assert "--jobs must be at least 1" in err
