@@ -66,7 +66,15 @@ def analyze_forked(
             read_end, write_end = os.pipe()
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                os.close(read_end)
+                os.close(write_end)
+                raise WorkerError(
+                    f"could not start analysis worker {index + 1} of {workers}: {exc} "
+                    "(--jobs 1 analyzes in one process)"
+                ) from None
             if pid == 0:  # the worker; it never returns
                 os.close(read_end)
                 _work(trees[bounds[index] : bounds[index + 1]], options, write_end, counters, index)
