@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree, build_
 from streamproc.decode import DecodeResult, Format, decode_bytes, group_traces
 from streamproc.errors import InputError
 from streamproc.filters import TraceFilter, filter_trees
-from streamproc.forked import analyze_forked, worker_count
 from streamproc.model import SkippedSpan
 
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
@@ -113,40 +111,29 @@ def load(
     return LoadedTraces(trees, reports, duplicates, len(combined.spans))
 
 
-def analyze(
-    loaded: LoadedTraces,
-    rules: TraceFilter,
-    options: AnalysisOptions,
-    progress: Progress = no_progress,
-    jobs: int | None = 1,
+#: How a list of traces becomes a suite: in this process (`analyze_trees`), or in workers (`forked`).
+TreeAnalysis = Callable[[list[TraceTree], AnalysisOptions, Progress], AnalysisSuite]
+
+
+def analyze_trees(
+    trees: list[TraceTree], options: AnalysisOptions, progress: Progress = no_progress
 ) -> AnalysisSuite:
-    """The suite over the traces that pass `rules`; `jobs` processes (None: one per CPU if worth it)."""
-    trees = filter_trees(loaded.trees, rules)
-    workers = worker_count(jobs, len(trees))
-    if workers > 1:
-        return _analyze_in_workers(trees, options, workers, progress)
+    """The suite over `trees`, in this process, one trace after another."""
     suite = AnalysisSuite(options)
     for tree in progress(trees, "analyzing", len(trees)):
         suite.observe_tree(tree)
     return suite
 
 
-def _analyze_in_workers(
-    trees: list[TraceTree], options: AnalysisOptions, workers: int, progress: Progress
+def analyze(
+    loaded: LoadedTraces,
+    rules: TraceFilter,
+    options: AnalysisOptions,
+    progress: Progress = no_progress,
+    run: TreeAnalysis = analyze_trees,
 ) -> AnalysisSuite:
-    merged: list[AnalysisSuite] = []
-
-    def analyzed() -> Iterator[None]:
-        """One item per trace the workers have analyzed, as they report it (the progress bar counts them)."""
-        for step in analyze_forked(trees, options, workers):
-            if isinstance(step, AnalysisSuite):
-                merged.append(step)
-            else:
-                yield from itertools.repeat(None, step)
-
-    for _ in progress(analyzed(), "analyzing", len(trees)):
-        pass
-    return merged[0]
+    """The suite over the traces that pass `rules`."""
+    return run(filter_trees(loaded.trees, rules), options, progress)
 
 
 def _change(baseline: float, current: float) -> dict[str, float | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import sys
 import time
@@ -24,7 +25,7 @@ from streamproc.config import parse_duration_s
 from streamproc.decode import Format
 from streamproc.errors import InputError, StreamprocError, UsageError
 from streamproc.filters import TraceFilter
-from streamproc.forked import MIN_TRACES_PER_WORKER
+from streamproc.forked import MIN_TRACES_PER_WORKER, analyze_in_workers
 from streamproc.report import render_json, render_text
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -247,13 +248,14 @@ def _analyze(
     loaded = _load_inputs(args)
     for warning in loaded.warnings():
         print(f"{prog}: warning: {warning}", file=sys.stderr)
-    suite = analyze(loaded, rules, options, progress=_progress, jobs=args.jobs)
+    run = functools.partial(analyze_in_workers, jobs=args.jobs)
+    suite = analyze(loaded, rules, options, progress=_progress, run=run)
     report = suite.report(sections=sections, top=args.top, skipped_spans=loaded.skipped)
     if args.baseline:
         base_loaded = load(
             args.baseline, forced=Format(args.format) if args.format else None, progress=_progress
         )
-        base_suite = analyze(base_loaded, rules, options, jobs=args.jobs)
+        base_suite = analyze(base_loaded, rules, options, run=run)
         base_report = base_suite.report(sections=sections, top=args.top, skipped_spans=base_loaded.skipped)
         report["comparison"] = compare(base_report, report, base_suite, suite)
     return report, loaded

@@ -3,9 +3,10 @@ status codes (receiver) at the boundary, in one function each.
 
     StreamprocError
     ├── UsageError          the command line or a setting is wrong            (exit 2)
-    └── InputError          an input as a whole cannot be used                (exit 1)
-        ├── DecodeError     not JSON, truncated, or a shape no decoder knows
-        └── FetchError      a trace backend (Jaeger) could not be queried
+    ├── InputError          an input as a whole cannot be used                (exit 1)
+    │   ├── DecodeError     not JSON, truncated, or a shape no decoder knows
+    │   └── FetchError      a trace backend (Jaeger) could not be queried
+    └── WorkerError         a batch analysis worker process failed            (exit 1)
 
 A span that is bad on its own (a wrong id length, end before start) is not an exception: decoders skip it
 and report it as a `model.SkippedSpan`, and the report counts it.
@@ -37,3 +38,7 @@ class DecodeError(InputError):
 
 class FetchError(InputError):
     """A trace backend could not be queried or answered with an error."""
+
+
+class WorkerError(StreamprocError):
+    """A batch analysis worker process could not start or ended without its results."""

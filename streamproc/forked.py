@@ -14,6 +14,7 @@ without fork, outside Linux, and whenever another thread is running.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import mmap
 import os
 import pickle
@@ -26,7 +27,8 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import NoReturn
 
 from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree
-from streamproc.errors import StreamprocError
+from streamproc.batch import Progress, analyze_trees
+from streamproc.errors import WorkerError
 
 #: Below this many traces a worker, forking costs more than it saves (it is about 50 ms a worker).
 MIN_TRACES_PER_WORKER = 5_000
@@ -48,14 +50,27 @@ def worker_count(jobs: int | None, traces: int) -> int:
     return max(1, min(os.cpu_count() or 1, traces // MIN_TRACES_PER_WORKER))
 
 
-def analyze_forked(
-    trees: Sequence[TraceTree], options: AnalysisOptions, workers: int
-) -> Iterator[int | AnalysisSuite]:
-    """Analyze `trees` in `workers` forked processes.
+def analyze_in_workers(
+    trees: list[TraceTree], options: AnalysisOptions, progress: Progress, *, jobs: int | None
+) -> AnalysisSuite:
+    """The suite over `trees`, from `worker_count(jobs, ...)` forked workers (or this process, if one)."""
+    workers = worker_count(jobs, len(trees))
+    if workers <= 1:
+        return analyze_trees(trees, options, progress)
+    merged: list[AnalysisSuite] = []
 
-    Yields the number of traces analyzed since the last yield while the workers run (for a progress bar),
-    then the merged suite as the last item. A worker that ends without a suite raises `WorkerError`.
-    """
+    def analyzed() -> Iterator[None]:
+        merged.append((yield from _run_workers(trees, options, workers)))
+
+    for _ in progress(analyzed(), "analyzing", len(trees)):
+        pass
+    return merged[0]
+
+
+def _run_workers(
+    trees: Sequence[TraceTree], options: AnalysisOptions, workers: int
+) -> Generator[None, None, AnalysisSuite]:
+    """Fork the workers, yield once per trace they report analyzed, and return their merged suite."""
     bounds = [len(trees) * index // workers for index in range(workers + 1)]
     counters = mmap.mmap(-1, _COUNTER.size * workers)
     pipes: list[int] = []
@@ -81,21 +96,16 @@ def analyze_forked(
             os.close(write_end)
             pipes.append(read_end)
             pids.append(pid)
-        payloads = yield from _collect(pipes, counters, workers)
+        payloads = yield from _collect(pipes, counters)
         finished = True
     finally:
         statuses = [_reap(pid, interrupted=not finished) for pid in pids]
         counters.close()
-    suite = _merge(payloads, statuses)
-    yield suite
+    return _merge(payloads, statuses)
 
 
-class WorkerError(StreamprocError):
-    """A worker process ended without a suite."""
-
-
-def _collect(pipes: list[int], counters: mmap.mmap, workers: int) -> Generator[int, None, list[bytes]]:
-    """Read every worker's answer, yielding progress counts meanwhile; the answers, in worker order."""
+def _collect(pipes: list[int], counters: mmap.mmap) -> Generator[None, None, list[bytes]]:
+    """Read every worker's answer, yielding once per trace the workers report meanwhile; the answers."""
     payloads = [bytearray() for _ in pipes]
     index_of = {end: index for index, end in enumerate(pipes)}
     open_ends = set(pipes)
@@ -110,10 +120,9 @@ def _collect(pipes: list[int], counters: mmap.mmap, workers: int) -> Generator[i
                 else:
                     open_ends.discard(end)
                     os.close(end)
-            done = sum(_COUNTER.unpack_from(counters, i * _COUNTER.size)[0] for i in range(workers))
-            if done > reported:
-                yield done - reported
-                reported = done
+            done = sum(value for (value,) in _COUNTER.iter_unpack(counters))
+            yield from itertools.repeat(None, done - reported)
+            reported = done
     finally:
         for end in open_ends:
             os.close(end)
