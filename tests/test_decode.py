@@ -430,3 +430,15 @@ def test_shared_values_table_stays_bounded():
     assert len(table._values) == 1
     again = "".join(["a", "b"])
     assert table.share(again) is again  # no longer the first copy, but equal: sharing is never a change
+
+
+def test_jaeger_parent_ids_are_the_parents_own_span_id_objects():
+    """A child's parent id is decoded once and shared with the parent span's id, in either order."""
+    _, result = decode(JAEGER)
+    shop, charge = result.spans
+    assert charge.parent_span_id is shop.span_id
+    reordered = msgspec.json.decode(msgspec.json.encode(JAEGER))
+    reordered["data"][0]["spans"].reverse()
+    _, result = decode(reordered)
+    charge, shop = result.spans
+    assert charge.parent_span_id is shop.span_id

@@ -14,6 +14,7 @@ that bad ids, times and names reach the same checks, with the same reasons, on b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -132,10 +133,11 @@ def decode_jaeger(doc: Any) -> DecodeResult:
 def _decode_trace(spans: Any, processes: dict[str, Any], result: DecodeResult, *, typed: bool) -> None:
     services = _service_names(processes)
     trace_ids: dict[str, bytes] = {}
+    span_ids: dict[str, bytes] = {}  # a span's id and its children's parent id: decoded once, one object
     for raw in spans:
         try:
             span = raw if typed else msgspec.convert(raw, JaegerSpan)
-            result.spans.append(_span(span, services, trace_ids))
+            result.spans.append(_span(span, services, trace_ids, span_ids))
         except SpanProblem as problem:
             result.skip(problem, raw, "traceID", "spanID")
         except (msgspec.ValidationError, AttributeError, TypeError, ValueError, KeyError) as exc:
@@ -150,13 +152,20 @@ def _service_names(processes: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _span(raw: JaegerSpan, services: dict[str, str], trace_ids: dict[str, bytes]) -> Span:
+def _span(
+    raw: JaegerSpan, services: dict[str, str], trace_ids: dict[str, bytes], span_ids: dict[str, bytes]
+) -> Span:
     trace_id = _trace_id(raw.traceID, trace_ids)
-    span_id = parse_hex_id(
-        raw.spanID, sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
-    )
-    start_us = to_int(raw.startTime, "startTime")
-    duration_us = to_int(raw.duration, "duration")
+    span_id = span_ids.get(raw.spanID) if isinstance(raw.spanID, str) else None
+    if span_id is None:
+        span_id = parse_hex_id(
+            raw.spanID, sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+        )
+        span_ids[raw.spanID] = span_id
+    start_us, duration_us = raw.startTime, raw.duration
+    if type(start_us) is not int or type(duration_us) is not int:
+        start_us = to_int(start_us, "startTime")
+        duration_us = to_int(duration_us, "duration")
     start_ns = start_us * _MICROS
     end_ns = (start_us + duration_us) * _MICROS
     check_times(start_ns, end_ns)
@@ -168,15 +177,15 @@ def _span(raw: JaegerSpan, services: dict[str, str], trace_ids: dict[str, bytes]
     else:
         service = services.get(raw.processID, UNKNOWN_SERVICE)
     status, message = _status(tags)
-    pairs = list(tags.items())
+    pairs: Iterable[tuple[Any, Any]] = tags.items()
     if raw.logs:
-        pairs.extend(_exception_fields(raw.logs))
+        pairs = [*pairs, *_exception_fields(raw.logs)]
     kind_tag = tags.get("span.kind")
     kind = _KINDS.get(kind_tag) if isinstance(kind_tag, str) else None
     return Span(  # positional: a NamedTuple builds faster so, and this runs for every span of a file
         trace_id,
         span_id,
-        _parent(raw, trace_id, trace_ids),
+        _parent(raw, trace_id, trace_ids, span_ids),
         service,
         intern_text(raw.operationName),
         kind if kind is not None else _KINDS.get(str(kind_tag).lower(), SpanKind.UNSPECIFIED),
@@ -199,18 +208,31 @@ def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
     return known
 
 
-def _parent(raw: JaegerSpan, trace_id: bytes, trace_ids: dict[str, bytes]) -> bytes:
+def _parent(
+    raw: JaegerSpan, trace_id: bytes, trace_ids: dict[str, bytes], span_ids: dict[str, bytes]
+) -> bytes:
     if raw.references:
         if len(raw.references) == 1:  # the common case: one CHILD_OF
             only = raw.references[0]
             if _same_trace(only.traceID, trace_id, trace_ids):
-                return parse_parent_id(only.spanID)
-            return parse_parent_id(raw.parentSpanID)
+                return _parent_id(only.spanID, span_ids)
+            return _parent_id(raw.parentSpanID, span_ids)
         references = [ref for ref in raw.references if _same_trace(ref.traceID, trace_id, trace_ids)]
         chosen = [ref for ref in references if ref.refType == "CHILD_OF"] or references
         if chosen:
-            return parse_parent_id(chosen[0].spanID)
-    return parse_parent_id(raw.parentSpanID)
+            return _parent_id(chosen[0].spanID, span_ids)
+    return _parent_id(raw.parentSpanID, span_ids)
+
+
+def _parent_id(value: Any, span_ids: dict[str, bytes]) -> bytes:
+    """A parent span id, shared with the span that has it (or will have it) as its own id."""
+    known = span_ids.get(value) if isinstance(value, str) else None
+    if known is not None:
+        return known
+    parent = parse_parent_id(value)
+    if parent:
+        span_ids[value] = parent
+    return parent
 
 
 def _same_trace(ref_trace: Any, trace_id: bytes, trace_ids: dict[str, bytes]) -> bool:
