@@ -98,16 +98,24 @@ def load(
     progress: Progress = no_progress,
 ) -> LoadedTraces:
     """Decode every input and group all their spans by trace id (a trace may span files and lines)."""
-    combined = DecodeResult()
-    reports = []
+    decoded = []
     for source in progress(sources, "reading", len(sources)):
-        fmt, result = decode_bytes(read(source), "<stdin>" if source == "-" else source, forced)
-        reports.append(
-            SourceReport("<stdin>" if source == "-" else source, fmt, len(result.spans), result.skipped)
-        )
+        name = "<stdin>" if source == "-" else source
+        fmt, result = decode_bytes(read(source), name, forced)
+        decoded.append((name, fmt, result))
+    return assemble(decoded, progress)
+
+
+def assemble(
+    decoded: Sequence[tuple[str, Format, DecodeResult]], progress: Progress = no_progress
+) -> LoadedTraces:
+    """The traces of decoded inputs: (source name, format, what it held) each, grouped across inputs."""
+    combined = DecodeResult()
+    for _, _, result in decoded:
         combined.extend(result)
     traces, duplicates = group_traces(combined.spans)
     trees = [build_tree(trace) for trace in progress(traces, "indexing", len(traces))]
+    reports = [SourceReport(name, fmt, len(result.spans), result.skipped) for name, fmt, result in decoded]
     return LoadedTraces(trees, reports, duplicates, len(combined.spans))
 
 

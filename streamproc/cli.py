@@ -12,20 +12,20 @@ import functools
 import gc
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from streamproc import __version__
-from streamproc.analyze import AnalysisOptions
+from streamproc.analyze import AnalysisOptions, AnalysisSuite
 from streamproc.analyze.suite import ALL_SECTIONS, Section
-from streamproc.batch import LoadedTraces, analyze, compare, load
+from streamproc.batch import LoadedTraces, analyze, compare, load, read_source
 from streamproc.config import parse_duration_s
 from streamproc.decode import Format
 from streamproc.errors import InputError, StreamprocError, UsageError
 from streamproc.filters import TraceFilter
-from streamproc.forked import MIN_TRACES_PER_WORKER, analyze_in_workers
+from streamproc.forked import MIN_TRACES_PER_WORKER, analyze_in_workers, load_and_analyze_jaeger
 from streamproc.report import render_json, render_text
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -187,10 +187,7 @@ def _progress(items: Iterable[Any], label: str, total: int) -> Iterable[Any]:
     return items if bar is None else bar
 
 
-def _load_inputs(args: argparse.Namespace) -> LoadedTraces:
-    forced = Format(args.format) if args.format else None
-    if not args.jaeger_url:
-        return load(args.files, forced=forced, progress=_progress)
+def _fetch(args: argparse.Namespace) -> bytes:
     from streamproc.fetch import JaegerQuery, fetch_jaeger
 
     query = JaegerQuery(
@@ -202,7 +199,29 @@ def _load_inputs(args: argparse.Namespace) -> LoadedTraces:
     body = fetch_jaeger(query, now_s=time.time())
     if args.save:
         _write(args.save, body)
-    return load([args.jaeger_url], forced=forced, read=lambda _source: body)
+    return body
+
+
+def _load_and_analyze(
+    args: argparse.Namespace,
+    sources: Sequence[str],
+    rules: TraceFilter,
+    options: AnalysisOptions,
+    read: Callable[[str], bytes] = read_source,
+) -> tuple[LoadedTraces, AnalysisSuite]:
+    """Decode and analyze the inputs: one Jaeger export in workers where that applies, else load, then
+    analyze (in workers where that is worth it)."""
+    forced = Format(args.format) if args.format else None
+    if len(sources) == 1 and forced in (None, Format.JAEGER):
+        data = read(sources[0])
+        read = lambda _source: data  # noqa: E731 - read once (even stdin), whichever path decodes it
+        name = "<stdin>" if sources[0] == "-" else sources[0]
+        both = load_and_analyze_jaeger(name, data, rules, options, _progress, jobs=args.jobs)
+        if both is not None:
+            return both
+    loaded = load(sources, forced=forced, read=read, progress=_progress)
+    run = functools.partial(analyze_in_workers, jobs=args.jobs)
+    return loaded, analyze(loaded, rules, options, progress=_progress, run=run)
 
 
 def _write(path: str, data: bytes) -> None:
@@ -245,17 +264,16 @@ def _analyze(
     sections: frozenset[Section],
     prog: str,
 ) -> tuple[dict[str, Any], LoadedTraces]:
-    loaded = _load_inputs(args)
+    if args.jaeger_url:
+        body = _fetch(args)
+        loaded, suite = _load_and_analyze(args, [args.jaeger_url], rules, options, read=lambda _source: body)
+    else:
+        loaded, suite = _load_and_analyze(args, args.files, rules, options)
     for warning in loaded.warnings():
         print(f"{prog}: warning: {warning}", file=sys.stderr)
-    run = functools.partial(analyze_in_workers, jobs=args.jobs)
-    suite = analyze(loaded, rules, options, progress=_progress, run=run)
     report = suite.report(sections=sections, top=args.top, skipped_spans=loaded.skipped)
     if args.baseline:
-        base_loaded = load(
-            args.baseline, forced=Format(args.format) if args.format else None, progress=_progress
-        )
-        base_suite = analyze(base_loaded, rules, options, run=run)
+        base_loaded, base_suite = _load_and_analyze(args, args.baseline, rules, options)
         base_report = base_suite.report(sections=sections, top=args.top, skipped_spans=base_loaded.skipped)
         report["comparison"] = compare(base_report, report, base_suite, suite)
     return report, loaded

@@ -1,19 +1,20 @@
-"""A batch's analysis split across forked worker processes, merged into one suite.
+"""Batch work split across forked worker processes: the analysis, and for a Jaeger export the decoding too.
 
-The traces are cut into contiguous chunks, one per worker; each worker analyzes its chunk into its own
-`AnalysisSuite` and sends it back pickled; the parent merges them in chunk order. The analyzers are
-order-independent by design (examples are the lowest trace ids, the slowest paths are totally ordered,
-every report list is sorted on full keys), so the merged report equals the serial one byte for byte; a
-test holds that.
+Each worker takes a contiguous run of the input (trees to analyze, or trace objects to decode, group and
+analyze) and sends back its own `AnalysisSuite`, pickled; the parent merges them in order. The analyzers are
+order-independent by design (examples are the lowest trace ids, the slowest paths are totally ordered, every
+report list is sorted on full keys), so the merged report equals the serial one byte for byte; tests hold
+that. Skipped spans and duplicates come back in file order, for the warnings that name the first of them.
 
-Workers are forked, so they read the parent's decoded traces without copying them through a pipe. Forking
-is only safe in a process with one thread: `worker_count` answers 1 (analyze in this process) on platforms
-without fork, outside Linux, and whenever another thread is running.
+Workers are forked, so they read what the parent holds without copying it through a pipe. Forking is only
+safe in a process with one thread: `worker_count` answers 1 (work in this process) on platforms without
+fork, outside Linux, and whenever another thread is running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import mmap
 import os
@@ -23,12 +24,19 @@ import signal
 import struct
 import sys
 import threading
-from collections.abc import Generator, Iterator, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree
-from streamproc.batch import Progress, analyze_trees
+import msgspec
+
+from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree, build_tree
+from streamproc.batch import LoadedTraces, Progress, SourceReport, analyze, analyze_trees, assemble
+from streamproc.decode import Format, group_traces
+from streamproc.decode.jaeger import decode_jaeger_texts, split_jaeger_document
 from streamproc.errors import WorkerError
+from streamproc.filters import TraceFilter, filter_trees
+from streamproc.model import SkippedSpan
 
 #: Below this many traces a worker, forking costs more than it saves (it is about 50 ms a worker).
 MIN_TRACES_PER_WORKER = 5_000
@@ -57,21 +65,143 @@ def analyze_in_workers(
     workers = worker_count(jobs, len(trees))
     if workers <= 1:
         return analyze_trees(trees, options, progress)
-    merged: list[AnalysisSuite] = []
+    bounds = _bounds(len(trees), workers)
 
-    def analyzed() -> Iterator[None]:
-        merged.append((yield from _run_workers(trees, options, workers)))
+    def task(index: int, done: Callable[[int], None]) -> AnalysisSuite:
+        return _analyze_chunk(trees[bounds[index] : bounds[index + 1]], options, done)
 
-    for _ in progress(analyzed(), "analyzing", len(trees)):
+    suites: list[AnalysisSuite] = _in_workers(task, workers, progress, "analyzing", len(trees))
+    for suite in suites[1:]:
+        suites[0].merge(suite)
+    return suites[0]
+
+
+def load_and_analyze_jaeger(
+    source: str,
+    data: bytes,
+    rules: TraceFilter,
+    options: AnalysisOptions,
+    progress: Progress,
+    *,
+    jobs: int | None,
+) -> tuple[LoadedTraces, AnalysisSuite] | None:
+    """One Jaeger `{"data": [...]}` input decoded and analyzed in workers, each a contiguous run of its trace
+    objects; None where that does not apply (not such a document, one worker, or `--time-range`, which
+    needs the newest trace of the whole input first), and the caller loads the input as usual.
+
+    Where one trace id turns up in two workers' runs (an export that split a trace across trace objects),
+    the workers' results are set aside and the document is decoded and grouped here, then analyzed as
+    usual: the report is the same either way.
+    """
+    if rules.time_range_ns is not None or worker_count(jobs, sys.maxsize) <= 1:
+        return None
+    traces = split_jaeger_document(data)
+    if traces is None:
+        return None
+    workers = worker_count(jobs, len(traces))
+    if workers > 1:
+        bounds = _bounds(len(traces), workers)
+
+        def task(index: int, done: Callable[[int], None]) -> _ChunkFindings:
+            return _decode_and_analyze(traces[bounds[index] : bounds[index + 1]], rules, options, done)
+
+        chunks: list[_ChunkFindings] = _in_workers(
+            task, workers, progress, "decoding and analyzing", 2 * len(traces)
+        )
+        if _disjoint(chunk.trace_ids for chunk in chunks):
+            return _combined(source, chunks)
+    loaded = assemble([(source, Format.JAEGER, decode_jaeger_texts(traces))], progress)
+    return loaded, analyze(loaded, rules, options, progress, functools.partial(analyze_in_workers, jobs=jobs))
+
+
+@dataclass(slots=True)
+class _ChunkFindings:
+    """What a worker found in its run of trace objects."""
+
+    suite: AnalysisSuite
+    span_count: int  # spans decoded, duplicates included
+    skipped: list[SkippedSpan]
+    duplicates: list[SkippedSpan]
+    trace_ids: set[bytes]
+
+
+def _decode_and_analyze(
+    traces: Sequence[msgspec.Raw], rules: TraceFilter, options: AnalysisOptions, done: Callable[[int], None]
+) -> _ChunkFindings:
+    decoded = decode_jaeger_texts(traces)
+    done(len(traces))
+    grouped, duplicates = group_traces(decoded.spans)
+    trees = filter_trees([build_tree(trace) for trace in grouped], rules)
+    suite = _analyze_chunk(
+        trees, options, lambda count: done(len(traces) + count * len(traces) // max(len(trees), 1))
+    )
+    done(2 * len(traces))
+    return _ChunkFindings(
+        suite, len(decoded.spans), decoded.skipped, duplicates, {trace.trace_id for trace in grouped}
+    )
+
+
+def _disjoint(id_sets: Iterable[set[bytes]]) -> bool:
+    seen: set[bytes] = set()
+    for ids in id_sets:
+        if not seen.isdisjoint(ids):
+            return False
+        seen |= ids
+    return True
+
+
+def _combined(source: str, chunks: list[_ChunkFindings]) -> tuple[LoadedTraces, AnalysisSuite]:
+    """The workers' findings as one input's: skips and duplicates in file order, suites merged."""
+    suite = chunks[0].suite
+    for chunk in chunks[1:]:
+        suite.merge(chunk.suite)
+    span_count = sum(chunk.span_count for chunk in chunks)
+    skipped = [span for chunk in chunks for span in chunk.skipped]
+    report = SourceReport(source, Format.JAEGER, span_count, skipped)
+    duplicates = [span for chunk in chunks for span in chunk.duplicates]
+    return LoadedTraces([], [report], duplicates, span_count), suite
+
+
+def _analyze_chunk(
+    trees: Sequence[TraceTree], options: AnalysisOptions, done: Callable[[int], None]
+) -> AnalysisSuite:
+    suite = AnalysisSuite(options)
+    for count, tree in enumerate(trees, start=1):
+        suite.observe_tree(tree)
+        if count % _REPORT_EVERY == 0:
+            done(count)
+    done(len(trees))
+    return suite
+
+
+def _bounds(items: int, workers: int) -> list[int]:
+    """Where each worker's contiguous run starts; the last entry is the end."""
+    return [items * index // workers for index in range(workers + 1)]
+
+
+def _in_workers(
+    task: Callable[[int, Callable[[int], None]], Any],
+    workers: int,
+    progress: Progress,
+    label: str,
+    total: int,
+) -> list[Any]:
+    """`task(index, done)` run in `workers` forked processes; their results, in worker order. `done(n)`
+    reports how far a worker is, in units of `total`, for the progress bar."""
+    results: list[list[Any]] = []
+
+    def ticks() -> Iterator[None]:
+        results.append((yield from _run_workers(task, workers)))
+
+    for _ in progress(ticks(), label, total):
         pass
-    return merged[0]
+    return results[0]
 
 
 def _run_workers(
-    trees: Sequence[TraceTree], options: AnalysisOptions, workers: int
-) -> Generator[None, None, AnalysisSuite]:
-    """Fork the workers, yield once per trace they report analyzed, and return their merged suite."""
-    bounds = [len(trees) * index // workers for index in range(workers + 1)]
+    task: Callable[[int, Callable[[int], None]], Any], workers: int
+) -> Generator[None, None, list[Any]]:
+    """Fork the workers, yield once per unit of progress they report, and return their results."""
     counters = mmap.mmap(-1, _COUNTER.size * workers)
     pipes: list[int] = []
     pids: list[int] = []
@@ -92,7 +222,7 @@ def _run_workers(
                 ) from None
             if pid == 0:  # the worker; it never returns
                 os.close(read_end)
-                _work(trees[bounds[index] : bounds[index + 1]], options, write_end, counters, index)
+                _work(task, index, write_end, counters)
             os.close(write_end)
             pipes.append(read_end)
             pids.append(pid)
@@ -101,11 +231,11 @@ def _run_workers(
     finally:
         statuses = [_reap(pid, interrupted=not finished) for pid in pids]
         counters.close()
-    return _merge(payloads, statuses)
+    return _results(payloads, statuses)
 
 
 def _collect(pipes: list[int], counters: mmap.mmap) -> Generator[None, None, list[bytes]]:
-    """Read every worker's answer, yielding once per trace the workers report meanwhile; the answers."""
+    """Read every worker's answer, yielding once per unit of progress reported meanwhile; the answers."""
     payloads = [bytearray() for _ in pipes]
     index_of = {end: index for index, end in enumerate(pipes)}
     open_ends = set(pipes)
@@ -122,43 +252,38 @@ def _collect(pipes: list[int], counters: mmap.mmap) -> Generator[None, None, lis
                     os.close(end)
             done = sum(value for (value,) in _COUNTER.iter_unpack(counters))
             yield from itertools.repeat(None, done - reported)
-            reported = done
+            reported = max(reported, done)
     finally:
         for end in open_ends:
             os.close(end)
     return [bytes(payload) for payload in payloads]
 
 
-def _merge(payloads: list[bytes], statuses: list[str]) -> AnalysisSuite:
-    suites = []
+def _results(payloads: list[bytes], statuses: list[str]) -> list[Any]:
+    results = []
     for index, (payload, status) in enumerate(zip(payloads, statuses, strict=True)):
         outcome, value = pickle.loads(payload) if payload else ("error", f"no answer ({status})")
-        if outcome != "ok" or not isinstance(value, AnalysisSuite):
+        if outcome != "ok":
             raise WorkerError(
                 f"analysis worker {index + 1} of {len(payloads)} failed: {value} "
                 "(--jobs 1 analyzes in one process)"
             )
-        suites.append(value)
-    merged = suites[0]
-    for suite in suites[1:]:
-        merged.merge(suite)
-    return merged
+        results.append(value)
+    return results
 
 
 def _work(
-    chunk: Sequence[TraceTree], options: AnalysisOptions, out: int, counters: mmap.mmap, slot: int
+    task: Callable[[int, Callable[[int], None]], Any], index: int, out: int, counters: mmap.mmap
 ) -> NoReturn:
-    """The worker: analyze the chunk, send the suite, and leave without running the parent's exit code."""
+    """The worker: run the task, send its result, and leave without running the parent's exit code."""
+
+    def done(count: int) -> None:
+        _COUNTER.pack_into(counters, index * _COUNTER.size, count)
+
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once
-        suite = AnalysisSuite(options)
-        for count, tree in enumerate(chunk, start=1):
-            suite.observe_tree(tree)
-            if count % _REPORT_EVERY == 0:
-                _COUNTER.pack_into(counters, slot * _COUNTER.size, count)
-        _COUNTER.pack_into(counters, slot * _COUNTER.size, len(chunk))
-        payload = pickle.dumps(("ok", suite), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(("ok", task(index, done)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # whatever it was, the parent must hear of it
         payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
         code = 1

@@ -352,3 +352,57 @@ def test_jobs_must_be_positive(capsys, scenario_files):
     code, _, err = run(capsys, scenario_files[INCIDENT, Format.JAEGER], "--jobs", "0")
     assert code == 2
     assert "--jobs must be at least 1" in err
+
+
+def _damaged_jaeger(path, tmp_path, *, split_a_trace=False):
+    """The incident's Jaeger export with bad spans early and late, a repeated span, a trace object that
+    does not fit the typed structs, and (optionally) one trace's spans in the first and the last object."""
+    doc = msgspec.json.decode(path.read_bytes())
+    traces = doc["data"]
+    traces[3]["spans"][0]["spanID"] = "123"
+    traces[-5]["spans"][1]["duration"] = -1
+    traces[-3]["spans"].append(traces[-3]["spans"][0])
+    traces[-2]["spans"][0]["tags"].append({"value": "a tag without a key"})
+    if split_a_trace:
+        moved = traces[0]["spans"].pop()
+        traces[-1]["spans"].append(moved)
+        traces[-1]["processes"].update(traces[0]["processes"])
+    out = tmp_path / "damaged.json"
+    out.write_bytes(msgspec.json.encode(doc))
+    return out
+
+
+@pytest.mark.parametrize("split_a_trace", [False, True], ids=["whole-traces", "a-trace-split-across-objects"])
+def test_a_jaeger_export_decoded_in_workers_gives_the_serial_report_and_warnings(
+    scenario_files, tmp_path, split_a_trace
+):
+    """Decoding in workers: the same report, the same skipped-span warnings (first one named), even when
+    a trace is split across trace objects of different workers (then the workers' results are set aside)."""
+    path = _damaged_jaeger(scenario_files[INCIDENT, Format.JAEGER], tmp_path, split_a_trace=split_a_trace)
+    serial, forked = (
+        _cli(path, "--json", "--verbose", "--jobs", "1"),
+        _cli(path, "--json", "--verbose", "-j", "3"),
+    )
+    assert serial.returncode == 0, serial.stderr
+    assert forked.returncode == 0, forked.stderr
+    assert forked.stdout == serial.stdout
+    assert forked.stderr == serial.stderr
+    assert b"skipped 3 of" in serial.stderr and b"1 duplicate_span" in serial.stderr
+    assert msgspec.json.decode(serial.stdout)["summary"]["skipped_spans"] == 4
+
+
+def test_standard_input_is_decoded_in_workers_too(scenario_files):
+    """`-` reads standard input once, whichever path decodes it."""
+    data = scenario_files[INCIDENT, Format.JAEGER].read_bytes()
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "streamproc.cli", "analyze", "-", "--json", "--jobs", jobs],
+            input=data,
+            capture_output=True,
+            check=False,
+        )
+        for jobs in ("1", "2")
+    ]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[1].stdout == runs[0].stdout
+    assert msgspec.json.decode(runs[0].stdout)["summary"]["trace_count"] == 400

@@ -86,7 +86,13 @@ class JaegerDocument(msgspec.Struct):
     data: list[JaegerTrace]
 
 
+class _SplitDocument(msgspec.Struct):
+    data: list[msgspec.Raw]
+
+
 _DOCUMENT = msgspec.json.Decoder(JaegerDocument)
+_SPLIT_DOCUMENT = msgspec.json.Decoder(_SplitDocument)
+_TRACE = msgspec.json.Decoder(JaegerTrace)
 _DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
 
 
@@ -113,6 +119,38 @@ def decode_jaeger_document(data: bytes) -> DecodeResult | None:
         return None
     result = DecodeResult()
     for trace in doc.data:
+        _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
+    return result
+
+
+def split_jaeger_document(data: bytes) -> list[msgspec.Raw] | None:
+    """The trace objects of valid `{"data": [...]}` JSON, each still as its JSON text; None otherwise.
+
+    Finding where each trace object starts and ends costs a fraction of parsing them (0.35 s for 624 MB),
+    so the objects can be parsed and decoded in separate processes.
+    """
+    if not _DATA_FIRST.match(data):
+        return None
+    try:
+        return _SPLIT_DOCUMENT.decode(data).data
+    except msgspec.DecodeError:
+        return None
+
+
+def decode_jaeger_texts(traces: Iterable[msgspec.Raw]) -> DecodeResult:
+    """The spans of trace objects from `split_jaeger_document`: what `decode_bytes` gives for the whole
+    document. A trace object that does not fit the typed structs is read as the generic path reads it."""
+    result = DecodeResult()
+    for text in traces:
+        try:
+            trace = _TRACE.decode(text)
+        except msgspec.ValidationError:
+            raw = msgspec.json.decode(text)
+            if isinstance(raw, dict):
+                processes = raw.get("processes")
+                spans = raw.get("spans") or ()
+                _decode_trace(spans, processes if isinstance(processes, dict) else {}, result, typed=False)
+            continue
         _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
     return result
 
