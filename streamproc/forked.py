@@ -55,7 +55,15 @@ def worker_count(jobs: int | None, traces: int) -> int:
         return 1
     if jobs is not None:
         return max(1, min(jobs, traces))
-    return max(1, min(os.cpu_count() or 1, traces // MIN_TRACES_PER_WORKER))
+    return max(1, min(usable_cpus(), traces // MIN_TRACES_PER_WORKER))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, `taskset`), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def analyze_in_workers(

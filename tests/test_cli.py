@@ -337,7 +337,7 @@ def test_worker_count(monkeypatch):
     from streamproc import forked
 
     monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(forked.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(forked, "usable_cpus", lambda: 4)
     per = forked.MIN_TRACES_PER_WORKER
     assert forked.worker_count(None, per - 1) == 1
     assert forked.worker_count(None, 2 * per) == 2
