@@ -167,19 +167,25 @@ def test_jaeger_typed_and_generic_paths_agree_on_every_scenario(scenario_files):
 
 
 def test_jaeger_span_that_breaks_the_typed_shape_is_skipped_alone():
-    """A tag without a key or a reference that is not an object: that span is skipped, the rest kept."""
+    """A tag without a key or a reference that is not an object: that span is skipped, the rest of its
+    trace object and the other trace objects kept, as the generic path reads them."""
     doc = msgspec.json.decode(msgspec.json.encode(JAEGER))
     doc["data"][0]["spans"][0]["tags"].append({"value": "keyless"})
+    second = doc["data"][0]["spans"][1]
+    doc["data"][0]["spans"].append(dict(second, spanID=S3, references=list(second["references"])))
     doc["data"][0]["spans"][1]["references"].append("not an object")
+    doc["data"].append(JAEGER["data"][0])
     data = msgspec.json.encode(doc)
-    assert decode_jaeger_document(data) is None
     fmt, result = decode_bytes(data, "traces.json")
-    assert fmt is Format.JAEGER and result.spans == []
+    assert fmt is Format.JAEGER
+    assert [s.span_id.hex() for s in result.spans] == [S3, S1, S2]
     assert [(s.reason, s.span_id) for s in result.skipped] == [
         (SkipReason.BAD_FIELD, S1),
         (SkipReason.BAD_FIELD, S2),
     ]
     assert "key" in result.skipped[0].detail
+    generic = decode_jaeger(msgspec.json.decode(data))
+    assert (generic.spans, generic.skipped) == (result.spans, result.skipped)
 
 
 ZIPKIN = [

@@ -4,11 +4,12 @@ Times are microseconds; the parent is the first CHILD_OF reference, else the fir
 comes from the trace's `processes` (or a span's own `process`); errors are tag `error=true` or
 `otel.status_code=ERROR`; the kind is tag `span.kind`; exceptions are logs with `event=exception`.
 
-A `{"data": [...]}` document is first parsed straight into the typed structs below (msgspec builds them
-while it parses: no dict per span, tag and reference), which is the fast path for well-formed exports.
-Where the document does not fit them, it is parsed generically and each span converted on its own, so
-that a malformed span is skipped and counted rather than failing the file. Scalars are typed `Any` so
-that bad ids, times and names reach the same checks, with the same reasons, on both paths.
+A `{"data": [...]}` document is first scanned for where each trace object starts and ends, then each
+object is parsed straight into the typed structs below (msgspec builds them while it parses: no dict per
+span, tag and reference), so the objects can be parsed in separate processes too (`forked`). A trace
+object that does not fit the structs is parsed generically and each of its spans converted on its own,
+so that a malformed span is skipped and counted rather than failing its trace or the file. Scalars are
+typed `Any` so that bad ids, times and names reach the same checks, with the same reasons, on both paths.
 """
 
 from __future__ import annotations
@@ -82,15 +83,10 @@ class JaegerTrace(msgspec.Struct):
     processes: dict[str, Any] | None = None
 
 
-class JaegerDocument(msgspec.Struct):
-    data: list[JaegerTrace]
-
-
 class _SplitDocument(msgspec.Struct):
     data: list[msgspec.Raw]
 
 
-_DOCUMENT = msgspec.json.Decoder(JaegerDocument)
 _SPLIT_DOCUMENT = msgspec.json.Decoder(_SplitDocument)
 _TRACE = msgspec.json.Decoder(JaegerTrace)
 _DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
@@ -110,17 +106,9 @@ def jaeger_traces(doc: Any) -> list[Any] | None:
 
 
 def decode_jaeger_document(data: bytes) -> DecodeResult | None:
-    """The fast path for a `{"data": [...]}` document that fits the typed structs; None otherwise."""
-    if not _DATA_FIRST.match(data):
-        return None
-    try:
-        doc = _DOCUMENT.decode(data)
-    except msgspec.DecodeError:  # not JSON, or not this shape: the generic path says which
-        return None
-    result = DecodeResult()
-    for trace in doc.data:
-        _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
-    return result
+    """The fast path for valid `{"data": [...]}` JSON; None for anything else (the generic path decides)."""
+    traces = split_jaeger_document(data)
+    return None if traces is None else decode_jaeger_texts(traces)
 
 
 def split_jaeger_document(data: bytes) -> list[msgspec.Raw] | None:
