@@ -227,15 +227,27 @@ def completion_latency(passes, rate: float, *, probes: int = 100, root_grace_s: 
 PARSERS = {"msgspec": "msgspec.json.decode", "orjson": "orjson.loads"}
 
 
+PARSE_RUNS = 3
+
+
 def _parse_only(name: str, path: Path) -> tuple[float, int]:
-    """Seconds to parse the file into Python objects with `name` (cyclic GC paused), and its span count."""
+    """Seconds to parse the file into Python objects with `name` (cyclic GC paused), and its span count.
+
+    The best of PARSE_RUNS fresh processes: the bare parse is mostly first-touching gigabytes of fresh
+    memory, whose cost this kind of VM varies by 2x; the fastest run is the hardest baseline to meet.
+    """
     code = (
         f"import gc,time,sys,{name}; d=open(sys.argv[1],'rb').read(); gc.disable(); "
         f"t=time.perf_counter(); doc={PARSERS[name]}(d); "
         "print(time.perf_counter()-t, sum(len(t['spans']) for t in doc['data']))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    return float(out.stdout.split()[0]), int(out.stdout.split()[1])
+    runs = []
+    for _ in range(PARSE_RUNS):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+        )
+        runs.append((float(out.stdout.split()[0]), int(out.stdout.split()[1])))
+    return min(runs)
 
 
 def batch(traces: int) -> dict:
@@ -334,7 +346,12 @@ def table(results: dict) -> str:
             f"{b['analyze_mb_per_s']:.1f} MB/s, {b['analyze_s']:.1f} s for {b['traces']:,} traces "
             f"({b['analyze_cpu_s']:.1f} CPU s, workers included)",
         ),
-        (f"batch parse only ({b['parser']})", f"{b['parse_mb_per_s']:.1f} MB/s", "", f"{b['parse_s']:.1f} s"),
+        (
+            f"batch parse only ({b['parser']})",
+            f"{b['parse_mb_per_s']:.1f} MB/s",
+            "",
+            f"{b['parse_s']:.1f} s, best of {PARSE_RUNS} processes",
+        ),
         ("  analyze / parse-only rate", f"{b['ratio']:.2f}", ">= 0.50", ""),
     ]
     widths = [max(len(r[c]) for r in [*rows, ("measure", "figure", "target", "notes")]) for c in range(4)]

@@ -105,8 +105,8 @@ def _analyze_parser(prog: str) -> argparse.ArgumentParser:
         "-j",
         type=int,
         metavar="N",
-        help=f"analyze in N processes (default: one per CPU, each with at least "
-        f"{MIN_TRACES_PER_WORKER:,} traces; 1: in this process)",
+        help=f"decode and analyze in N processes (default: one per usable CPU, each with at least "
+        f"{MIN_TRACES_PER_WORKER:,} traces; 1: all in this process)",
     )
     jaeger = parser.add_argument_group("fetch from Jaeger instead of files")
     jaeger.add_argument("--jaeger-url", metavar="URL", help="Jaeger query service, e.g. http://jaeger:16686")
