@@ -30,13 +30,12 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree, build_tree
+from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree
 from streamproc.batch import LoadedTraces, Progress, SourceReport, analyze, analyze_trees, assemble
-from streamproc.decode import Format, group_traces
+from streamproc.decode import Format
 from streamproc.decode.jaeger import decode_jaeger_texts, split_jaeger_document
 from streamproc.errors import WorkerError
-from streamproc.filters import TraceFilter, filter_trees
-from streamproc.model import SkippedSpan
+from streamproc.filters import TraceFilter
 
 #: Below this many traces a worker, forking costs more than it saves (it is about 50 ms a worker).
 MIN_TRACES_PER_WORKER = 5_000
@@ -76,12 +75,9 @@ def analyze_in_workers(
     bounds = _bounds(len(trees), workers)
 
     def task(index: int, done: Callable[[int], None]) -> AnalysisSuite:
-        return _analyze_chunk(trees[bounds[index] : bounds[index + 1]], options, done)
+        return analyze_trees(trees[bounds[index] : bounds[index + 1]], options, _reporting(done))
 
-    suites: list[AnalysisSuite] = _in_workers(task, workers, progress, "analyzing", len(trees))
-    for suite in suites[1:]:
-        suites[0].merge(suite)
-    return suites[0]
+    return _merged(_in_workers(task, workers, progress, "analyzing", len(trees)))
 
 
 def load_and_analyze_jaeger(
@@ -124,29 +120,23 @@ def load_and_analyze_jaeger(
 
 @dataclass(slots=True)
 class _ChunkFindings:
-    """What a worker found in its run of trace objects."""
+    """What a worker found in its run of trace objects: the input's account (without the trees, which stay
+    in the worker), the suite, and the trace ids it saw."""
 
+    loaded: LoadedTraces
     suite: AnalysisSuite
-    span_count: int  # spans decoded, duplicates included
-    skipped: list[SkippedSpan]
-    duplicates: list[SkippedSpan]
     trace_ids: set[bytes]
 
 
 def _decode_and_analyze(
     traces: Sequence[msgspec.Raw], rules: TraceFilter, options: AnalysisOptions, done: Callable[[int], None]
 ) -> _ChunkFindings:
-    decoded = decode_jaeger_texts(traces)
-    done(len(traces))
-    grouped, duplicates = group_traces(decoded.spans)
-    trees = filter_trees([build_tree(trace) for trace in grouped], rules)
-    suite = _analyze_chunk(
-        trees, options, lambda count: done(len(traces) + count * len(traces) // max(len(trees), 1))
-    )
-    done(2 * len(traces))
-    return _ChunkFindings(
-        suite, len(decoded.spans), decoded.skipped, duplicates, {trace.trace_id for trace in grouped}
-    )
+    loaded = assemble([("", Format.JAEGER, decode_jaeger_texts(traces))])
+    done(len(traces))  # decoding is the first half of a worker's bar, analysis the second
+    suite = analyze(loaded, rules, options, _reporting(done, start=len(traces), width=len(traces)))
+    trace_ids = {tree.trace_id for tree in loaded.trees}
+    loaded.trees = []  # the trees stay here: the parent needs the account, not the traces
+    return _ChunkFindings(loaded, suite, trace_ids)
 
 
 def _disjoint(id_sets: Iterable[set[bytes]]) -> bool:
@@ -160,26 +150,36 @@ def _disjoint(id_sets: Iterable[set[bytes]]) -> bool:
 
 def _combined(source: str, chunks: list[_ChunkFindings]) -> tuple[LoadedTraces, AnalysisSuite]:
     """The workers' findings as one input's: skips and duplicates in file order, suites merged."""
-    suite = chunks[0].suite
-    for chunk in chunks[1:]:
-        suite.merge(chunk.suite)
-    span_count = sum(chunk.span_count for chunk in chunks)
-    skipped = [span for chunk in chunks for span in chunk.skipped]
+    parts = [chunk.loaded for chunk in chunks]
+    span_count = sum(part.span_count for part in parts)
+    skipped = [span for part in parts for source_report in part.sources for span in source_report.skipped]
     report = SourceReport(source, Format.JAEGER, span_count, skipped)
-    duplicates = [span for chunk in chunks for span in chunk.duplicates]
-    return LoadedTraces([], [report], duplicates, span_count), suite
+    duplicates = [span for part in parts for span in part.duplicates]
+    return LoadedTraces([], [report], duplicates, span_count), _merged([chunk.suite for chunk in chunks])
 
 
-def _analyze_chunk(
-    trees: Sequence[TraceTree], options: AnalysisOptions, done: Callable[[int], None]
-) -> AnalysisSuite:
-    suite = AnalysisSuite(options)
-    for count, tree in enumerate(trees, start=1):
-        suite.observe_tree(tree)
-        if count % _REPORT_EVERY == 0:
-            done(count)
-    done(len(trees))
-    return suite
+def _merged(suites: list[AnalysisSuite]) -> AnalysisSuite:
+    """The suites merged into the first, in order."""
+    for suite in suites[1:]:
+        suites[0].merge(suite)
+    return suites[0]
+
+
+def _reporting(done: Callable[[int], None], *, start: int = 0, width: int | None = None) -> Progress:
+    """A progress wrapper for a worker: it tells `done` how far the worker is, every _REPORT_EVERY items
+    and at the end; counted from `start`, and scaled so that all items make `width` units if given."""
+
+    def progress(items: Iterable[Any], _label: str, total: int) -> Iterator[Any]:
+        def report(count: int) -> None:
+            done(start + (count if width is None else count * width // max(total, 1)))
+
+        for count, item in enumerate(items, start=1):
+            yield item
+            if count % _REPORT_EVERY == 0:
+                report(count)
+        report(total)
+
+    return progress
 
 
 def _bounds(items: int, workers: int) -> list[int]:

@@ -133,11 +133,7 @@ def decode_jaeger_texts(traces: Iterable[msgspec.Raw]) -> DecodeResult:
         try:
             trace = _TRACE.decode(text)
         except msgspec.ValidationError:
-            raw = msgspec.json.decode(text)
-            if isinstance(raw, dict):
-                processes = raw.get("processes")
-                spans = raw.get("spans") or ()
-                _decode_trace(spans, processes if isinstance(processes, dict) else {}, result, typed=False)
+            _decode_trace_object(msgspec.json.decode(text), result)
             continue
         _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
     return result
@@ -147,13 +143,18 @@ def decode_jaeger(doc: Any) -> DecodeResult:
     """Spans of a generically parsed Jaeger document; each span converted to the typed struct on its own."""
     result = DecodeResult()
     for trace in jaeger_traces(doc) or ():
-        if not isinstance(trace, dict):
-            continue
-        processes = trace.get("processes")
-        _decode_trace(
-            trace.get("spans") or (), processes if isinstance(processes, dict) else {}, result, typed=False
-        )
+        _decode_trace_object(trace, result)
     return result
+
+
+def _decode_trace_object(trace: Any, result: DecodeResult) -> None:
+    """One generically parsed trace object (anything but an object holds no spans)."""
+    if not isinstance(trace, dict):
+        return
+    processes = trace.get("processes")
+    _decode_trace(
+        trace.get("spans") or (), processes if isinstance(processes, dict) else {}, result, typed=False
+    )
 
 
 def _decode_trace(spans: Any, processes: dict[str, Any], result: DecodeResult, *, typed: bool) -> None:
