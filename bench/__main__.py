@@ -25,8 +25,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, build_requests, run_load
-from streamproc.encode import otlp_request
-from streamproc.generate import Scenario, generate
+from streamproc.tools.encode import otlp_request
+from streamproc.tools.generate import Scenario, generate
 
 BUILD = Path("build")
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -19,27 +19,18 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from bench.load import build_requests
-from streamproc.analyze.suite import AnalysisOptions
-from streamproc.assembler import AssemblerLimits
 from streamproc.decode.otlp_proto import decode_export_request
-from streamproc.pipeline import LivePipeline
-
-_NS = 1_000_000_000
+from streamproc.live.analysis import LiveAnalysis
+from streamproc.live.settings import Settings
+from streamproc.units import NS_PER_S as _NS
 
 
 def run(passes: int, traces_per_pass: int) -> dict[str, float]:
     requests = [r.payload for p in build_requests(traces_per_pass=traces_per_pass, passes=passes) for r in p]
     clock = [0]
-    pipeline = LivePipeline(
-        limits=AssemblerLimits(),
-        options=AnalysisOptions(),
-        cardinality_limit=2_000,
-        report_bucket_ns=60 * _NS,
-        report_retention_ns=3_600 * _NS,
-        report_recent_traces=10_000,
-        monotonic=lambda: clock[0],
-        wall=lambda: 1_767_225_600 * _NS + clock[0],
-    )
+    pipeline = LiveAnalysis.from_settings(
+        Settings(), monotonic=lambda: clock[0], wall=lambda: 1_767_225_600 * _NS + clock[0]
+    ).pipeline
     parsed = [PB2ExportTraceServiceRequest.FromString(r) for r in requests]
     start = time.process_time()
     decoded = [decode_export_request(r) for r in parsed]
@@ -53,11 +44,12 @@ def run(passes: int, traces_per_pass: int) -> dict[str, float]:
     clock[0] += 3_600 * _NS
     pipeline.tick()
     pipeline_s = time.process_time() - start
-    if pipeline.spans_received != spans or pipeline.assembler.buffered_spans:
+    stats = pipeline.stats()
+    if stats.spans_received != spans or stats.buffered_spans:
         raise RuntimeError("the pipeline did not analyze every span it was given")
     return {
         "spans": spans,
-        "traces": pipeline.traces_analyzed,
+        "traces": stats.traces_analyzed,
         "decode_us_per_span": decode_s / spans * 1e6,
         "pipeline_us_per_span": pipeline_s / spans * 1e6,
     }

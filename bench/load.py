@@ -14,9 +14,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
-from streamproc.encode import otlp_request
-from streamproc.generate import Scenario, generate
 from streamproc.model import Span
+from streamproc.tools.encode import otlp_request
+from streamproc.tools.generate import Scenario, generate
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SPANS_PER_REQUEST = 512

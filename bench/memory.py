@@ -22,8 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from bench.load import build_requests
-from streamproc.assembler import AssemblerLimits, TraceAssembler
 from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.live.assembler import AssemblerLimits, TraceAssembler
 
 TARGET_SPANS = 1_000_000
 TRACES_PER_PASS = 5_000

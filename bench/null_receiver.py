@@ -16,8 +16,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
-from streamproc.config import Settings
-from streamproc.receiver import SERVICE_NAME
+from streamproc.live.receiver import SERVICE_NAME
+from streamproc.live.settings import Settings
 
 
 def main() -> None:

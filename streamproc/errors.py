@@ -1,12 +1,16 @@
-"""The exception tree. Errors are classified where they arise and mapped to exit codes (CLI) or gRPC
-status codes (receiver) at the boundary, in one function each.
+"""The exception tree. Errors are classified where they arise and mapped at the boundary, in one function
+each: to exit codes (`cli.exits.exit_code`) and to gRPC and HTTP status (`live.status.status_of`).
 
     StreamprocError
-    ├── UsageError          the command line or a setting is wrong            (exit 2)
-    ├── InputError          an input as a whole cannot be used                (exit 1)
-    │   ├── DecodeError     not JSON, truncated, or a shape no decoder knows
+    ├── UsageError          the command line, a setting or a query parameter   (exit 2; HTTP 400)
+    ├── InputError          an input as a whole cannot be used                  (exit 1)
+    │   ├── DecodeError     not JSON, truncated, or a shape no decoder knows    (INVALID_ARGUMENT; 400)
     │   └── FetchError      a trace backend (Jaeger) could not be queried
-    └── WorkerError         a batch analysis worker process failed            (exit 1)
+    ├── SendError           an OTLP endpoint refused or could not be reached   (exit 1)
+    ├── WorkerError         a batch analysis worker process failed              (exit 1)
+    └── Refused             a live request not taken: the sender may retry
+        ├── Unauthenticated no or a wrong bearer token                          (UNAUTHENTICATED; 401)
+        └── Unavailable     shutting down or over capacity                      (UNAVAILABLE; 503)
 
 A span that is bad on its own (a wrong id length, end before start) is not an exception: decoders skip it
 and report it as a `model.SkippedSpan`, and the report counts it.
@@ -42,3 +46,27 @@ class FetchError(InputError):
 
 class WorkerError(StreamprocError):
     """A batch analysis worker process could not start or ended without its results."""
+
+
+class SendError(StreamprocError):
+    """An OTLP endpoint could not be reached or answered an Export with an error."""
+
+    def __init__(self, endpoint: str, problem: str) -> None:
+        super().__init__(f"{endpoint}: {problem}")
+        self.endpoint = endpoint
+
+
+class Refused(StreamprocError):  # noqa: N818 - named for what the sender reads: refused
+    """A live request was not taken; nothing in it was received."""
+
+
+class Unauthenticated(Refused):
+    """The request carried no bearer token, or a wrong one."""
+
+
+class Unavailable(Refused):
+    """The server is shutting down or over capacity; `reason` labels the refusal in the self-metrics."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

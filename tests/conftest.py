@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from streamproc.decode import Format
-from streamproc.encode import encode
-from streamproc.generate import Scenario, generate
+from streamproc.tools.encode import encode
+from streamproc.tools.generate import Scenario, generate
 
 START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
 WINDOW_NS = 2 * 3600 * 10**9

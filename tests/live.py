@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamproc.config import Settings
-from streamproc.service import Service
+from streamproc.live.service import Service
+from streamproc.live.settings import Settings
 
 FAST = {
     "grpc_listen": "127.0.0.1:0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamproc.assembler import AssemblerLimits, Completion, TraceAssembler
+from streamproc.live.assembler import AssemblerLimits, Completion, TraceAssembler
 from tests.builders import span, trace_id
 
 S = 1_000_000_000
@@ -24,7 +24,7 @@ def spans_of(number: int, count: int, *, root: bool = True):
 def test_idle_trace_completes_after_idle_timeout():
     """A trace without root completes once nothing arrived for idle_timeout."""
     a = assembler(idle_timeout_ns=5 * S)
-    assert a.add(spans_of(1, 3, root=False), now_ns=0) == []
+    assert a.add(spans_of(1, 3, root=False), now_ns=0).completed == []
     assert a.expire(4 * S) == []
     a.add([span(9, 1, 0, 1, trace=trace_id(1))], now_ns=4 * S)
     assert a.expire(8 * S) == []
@@ -77,7 +77,7 @@ def test_max_traces_completes_the_oldest_as_partial():
     a = assembler(max_traces=2)
     a.add(spans_of(1, 1), 0)
     a.add(spans_of(2, 1), 1)
-    (done,) = a.add(spans_of(3, 1), 2)
+    (done,) = a.add(spans_of(3, 1), 2).completed
     assert (done.trace.trace_id, done.reason, done.trace.partial) == (
         trace_id(1),
         Completion.MAX_TRACES,
@@ -90,7 +90,7 @@ def test_max_buffered_spans_bounds_the_buffer():
     """More spans than the bound completes the oldest traces until within it."""
     a = assembler(max_buffered_spans=5)
     a.add(spans_of(1, 3), 0)
-    done = a.add(spans_of(2, 3), 1)
+    done = a.add(spans_of(2, 3), 1).completed
     assert [(d.trace.trace_id, d.reason) for d in done] == [(trace_id(1), Completion.MAX_BUFFERED_SPANS)]
     assert a.buffered_spans == 3
 
@@ -98,7 +98,7 @@ def test_max_buffered_spans_bounds_the_buffer():
 def test_max_spans_per_trace_completes_and_the_rest_is_a_late_fragment():
     """A trace reaching max_spans_per_trace completes; its later spans form a late fragment."""
     a = assembler(max_spans_per_trace=3, idle_timeout_ns=S)
-    (done,) = a.add(spans_of(1, 3), 0)
+    (done,) = a.add(spans_of(1, 3), 0).completed
     assert (done.reason, done.trace.partial) == (Completion.MAX_SPANS_PER_TRACE, True)
     a.add([span(7, 1, 0, 1, trace=trace_id(1))], 0)
     (fragment,) = a.expire(S)
@@ -109,8 +109,8 @@ def test_max_spans_per_trace_completes_and_the_rest_is_a_late_fragment():
 def test_duplicate_span_ids_are_dropped_and_counted():
     """A span id already buffered in its trace is dropped."""
     a = assembler()
-    a.add(spans_of(1, 2) + spans_of(1, 2), 0)
-    assert (a.buffered_spans, a.duplicate_spans) == (2, 2)
+    result = a.add(spans_of(1, 2) + spans_of(1, 2), 0)
+    assert (a.buffered_spans, result.duplicates, a.duplicate_spans) == (2, 2, 2)
 
 
 def test_late_spans_are_not_a_new_trace():
@@ -163,7 +163,7 @@ def test_every_span_is_analyzed_once_or_dropped_and_the_buffer_stays_bounded(
         completed += a.expire(now)
         completed += a.add(
             [span(span_number, 0 if span_number == 1 else 1, 0, 1, trace=trace_id(trace_number))], now
-        )
+        ).completed
         seen.add((trace_number, span_number))
         assert a.buffered_spans <= max_buffered
         assert a.buffered_traces <= max_traces

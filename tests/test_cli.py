@@ -11,7 +11,7 @@ import pytest
 from streamproc.analyze import build_tree
 from streamproc.cli import analyze_main, main
 from streamproc.decode import Format
-from streamproc.generate import Scenario
+from streamproc.tools.generate import Scenario
 
 INCIDENT, FIXED, HEALTHY = Scenario.INCIDENT, Scenario.FIXED, Scenario.HEALTHY
 
@@ -331,21 +331,19 @@ def test_a_failing_worker_is_one_clear_message(scenario_files):
     assert "Traceback" not in done.stderr
 
 
-def test_worker_count(monkeypatch):
+def test_worker_count():
     """Auto: one worker per CPU while each gets MIN_TRACES_PER_WORKER traces; --jobs as given; one where
     forking is unsafe."""
-    from streamproc import forked
+    from streamproc.batch.workers import MIN_TRACES_PER_WORKER, worker_count
 
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(forked, "usable_cpus", lambda: 4)
-    per = forked.MIN_TRACES_PER_WORKER
-    assert forked.worker_count(None, per - 1) == 1
-    assert forked.worker_count(None, 2 * per) == 2
-    assert forked.worker_count(None, 100 * per) == 4
-    assert forked.worker_count(3, 10) == 3
-    assert forked.worker_count(8, 5) == 5
-    monkeypatch.setattr(forked, "can_fork", lambda: False)
-    assert forked.worker_count(8, 100 * per) == 1
+    per = MIN_TRACES_PER_WORKER
+
+    assert worker_count(None, per - 1, cpus=4, forkable=True) == 1
+    assert worker_count(None, 2 * per, cpus=4, forkable=True) == 2
+    assert worker_count(None, 100 * per, cpus=4, forkable=True) == 4
+    assert worker_count(3, 10, cpus=4, forkable=True) == 3
+    assert worker_count(8, 5, cpus=4, forkable=True) == 5
+    assert worker_count(8, 100 * per, cpus=4, forkable=False) == 1
 
 
 def test_jobs_must_be_positive(capsys, scenario_files):

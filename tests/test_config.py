@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streamproc.cli import main
-from streamproc.config import build_settings, environment_settings, read_config_file
 from streamproc.errors import UsageError
+from streamproc.live.settings import build_settings, environment_settings, read_config_file
 
 
 def test_defaults_are_the_documented_ones():

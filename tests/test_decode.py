@@ -400,7 +400,7 @@ def test_decoded_spans_share_recurring_attribute_sets_and_trace_ids():
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from streamproc.decode.otlp_proto import decode_export_request
-    from streamproc.encode import otlp_request
+    from streamproc.tools.encode import otlp_request
     from tests.builders import span, trace_id
 
     def decoded(first: int):

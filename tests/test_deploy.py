@@ -15,10 +15,10 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamproc.config import Settings, build_settings, read_config_file
 from streamproc.decode.common import DecodeResult
-from streamproc.generate import Scenario, generate
-from streamproc.service import Service
+from streamproc.live.service import Service
+from streamproc.live.settings import Settings, build_settings, read_config_file
+from streamproc.tools.generate import Scenario, generate
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 needs_promtool = pytest.mark.skipif(

@@ -7,8 +7,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamproc.config import FIELDS, Settings
-from streamproc.service import Service
+from streamproc.live.service import Service
+from streamproc.live.settings import FIELDS, Settings
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

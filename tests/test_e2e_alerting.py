@@ -30,9 +30,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind as OtelKind
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
-from streamproc.encode import span_attribute_items
-from streamproc.generate import _PROFILES, Scenario, generate_trace
 from streamproc.model import SpanKind, Trace
+from streamproc.tools.encode import span_attribute_items
+from streamproc.tools.generate import _PROFILES, Scenario, generate_trace
 from tests.live import start_service
 
 DEPLOY = Path(__file__).parent.parent / "deploy"

@@ -12,8 +12,8 @@ import pytest
 
 from streamproc.cli import analyze_main
 from streamproc.decode import Format
-from streamproc.encode import encode, otlp_document
-from streamproc.generate import Scenario
+from streamproc.tools.encode import encode, otlp_document
+from streamproc.tools.generate import Scenario
 
 
 class FakeJaeger:

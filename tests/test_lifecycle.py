@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamproc.errors import InputError
-from streamproc.send import send_traces
+from streamproc.errors import SendError
+from streamproc.tools.send import send_traces
 from tests.builders import span, trace_id
 
 
@@ -104,7 +104,7 @@ def test_sigterm_drains_buffered_traces_and_exits_zero(server):
         time.sleep(0.05)
     assert metric(http_port, "streamproc_traces_completed_total", reason="shutdown") == 5
     assert status(http_port, "/readyz") == 503
-    with pytest.raises(InputError, match="UNAVAILABLE: streamproc is shutting down"):
+    with pytest.raises(SendError, match="UNAVAILABLE: streamproc is shutting down"):
         send_traces([traces[0]], endpoint=f"127.0.0.1:{grpc_port}", max_retries=0)
     assert process.wait(timeout=15) == 0
     lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]

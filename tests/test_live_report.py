@@ -9,8 +9,8 @@ from streamproc.analyze import build_tree
 from streamproc.analyze.sketch import RELATIVE_ACCURACY
 from streamproc.cli import analyze_main
 from streamproc.decode import Format
-from streamproc.generate import Scenario
-from streamproc.send import send_traces
+from streamproc.tools.generate import Scenario
+from streamproc.tools.send import send_traces
 from tests.live import http_get, report, samples, start_service, value, wait_for
 
 

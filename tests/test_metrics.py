@@ -6,9 +6,20 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamproc.analyze.suite import AnalysisOptions, find
-from streamproc.metrics import CounterFamily, LiveMetrics
+from streamproc.live.assembler import AssemblerLimits
+from streamproc.live.families import CounterFamily
+from streamproc.live.metrics import LiveMetrics, MetricsCollector
+from streamproc.live.pipeline import LivePipeline
 from streamproc.model import SpanKind
 from tests.builders import span, trace_id, tree
+
+
+def exposition(metrics: LiveMetrics) -> str:
+    """The text exposition of `metrics` with an idle pipeline's self-metrics, as a scrape renders it."""
+    idle = LivePipeline(limits=AssemblerLimits(), options=AnalysisOptions())
+    registry = CollectorRegistry()
+    registry.register(MetricsCollector(metrics, read=idle.read, stats=idle.stats))
+    return generate_latest(registry).decode()
 
 
 def test_label_sets_past_the_limit_fold_into_the_overflow_series():
@@ -23,17 +34,13 @@ def test_label_sets_past_the_limit_fold_into_the_overflow_series():
 
 def test_metric_names_in_the_text_exposition():
     """trace_total, trace_errors_total, trace_duration_ms_bucket and friends, as the alert rules expect."""
-    metrics = LiveMetrics(cardinality_limit=100, self_metrics=lambda: iter(()))
+    metrics = LiveMetrics(cardinality_limit=100)
     t = tree(
         span(1, 0, 0, 600, service="api", name="GET /", kind=SpanKind.SERVER, trace=trace_id(1)),
         span(2, 1, 0, 10, service="api", name="x", error="boom", trace=trace_id(1)),
     )
-    metrics.observe_trace(find(t, AnalysisOptions()))
-    registry = CollectorRegistry()
-    registry.register(metrics)
-    names = {
-        s.name for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples
-    }
+    metrics.observe_trace(find(t, AnalysisOptions()), 0)
+    names = {s.name for f in text_string_to_metric_families(exposition(metrics)) for s in f.samples}
     assert {
         "trace_total",
         "trace_errors_total",
@@ -49,7 +56,7 @@ def test_metric_names_in_the_text_exposition():
 
 def test_call_counters_equal_their_histograms_counts_overflow_included():
     """trace_total, spanmetrics calls and service-graph requests are each their histogram's count."""
-    metrics = LiveMetrics(cardinality_limit=2, self_metrics=lambda: iter(()))
+    metrics = LiveMetrics(cardinality_limit=2)
     for number, service in enumerate(["a", "b", "c", "a", "d"], start=1):
         t = tree(
             span(1, 0, 0, 50, service=service, name="GET /", kind=SpanKind.SERVER, trace=trace_id(number)),
@@ -65,12 +72,10 @@ def test_call_counters_equal_their_histograms_counts_overflow_included():
                 peer_service="db",
             ),
         )
-        metrics.observe_trace(find(t, AnalysisOptions()))
-    registry = CollectorRegistry()
-    registry.register(metrics)
+        metrics.observe_trace(find(t, AnalysisOptions()), 0)
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        for f in text_string_to_metric_families(exposition(metrics))
         for s in f.samples
     }
 

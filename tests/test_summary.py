@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from streamproc.analyze import AnalysisSuite
 from streamproc.analyze.stats import percentiles
-from streamproc.generate import Scenario, generate
+from streamproc.tools.generate import Scenario, generate
 from tests.builders import span, suite_of, trace, trace_id, tree
 
 

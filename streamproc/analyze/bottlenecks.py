@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from streamproc.analyze.stats import PPB, ms
+from streamproc.analyze.stats import PPB
 from streamproc.analyze.text import bottleneck_pattern
 from streamproc.analyze.tree import TraceTree
+from streamproc.units import ms
 
 OperationKey = tuple[str, str]
 

@@ -20,22 +20,23 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from streamproc.analyze.stats import ms, pct
+from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
 from streamproc.model import SpanKind
+from streamproc.units import ms
 
 OperationKey = tuple[str, str]
 
 
-class Section(NamedTuple):
+class CriticalSection(NamedTuple):
     span: int  # index into the tree's spans
     start_ns: int
     end_ns: int
 
 
-def critical_path(tree: TraceTree) -> list[Section]:
+def critical_path(tree: TraceTree) -> list[CriticalSection]:
     """The critical path sections of every root's fragment, in time order within each root."""
-    sections: list[Section] = []
+    sections: list[CriticalSection] = []
     for root in tree.roots:
         sections.extend(_root_path(tree, root))
     return sections
@@ -69,9 +70,9 @@ def _clamped_children(tree: TraceTree, root: int) -> tuple[dict[int, tuple[int, 
     return bounds, kept
 
 
-def _root_path(tree: TraceTree, root: int) -> list[Section]:
+def _root_path(tree: TraceTree, root: int) -> list[CriticalSection]:
     bounds, kept = _clamped_children(tree, root)
-    reversed_sections: list[Section] = []
+    reversed_sections: list[CriticalSection] = []
     cursor: dict[int, int] = {}
     frames = [[root, bounds[root][1]]]  # [span, current point]
     while frames:
@@ -86,19 +87,19 @@ def _root_path(tree: TraceTree, root: int) -> list[Section]:
             cursor[node] = position + 1
             child_start, child_end = bounds[child]
             if point > child_end:
-                reversed_sections.append(Section(node, child_end, point))
+                reversed_sections.append(CriticalSection(node, child_end, point))
             frame[1] = child_start
             frames.append([child, child_end])
         else:
             start = bounds[node][0]
             if point > start:
-                reversed_sections.append(Section(node, start, point))
+                reversed_sections.append(CriticalSection(node, start, point))
             frames.pop()
     reversed_sections.reverse()
     return reversed_sections
 
 
-def critical_time_per_span(sections: list[Section]) -> dict[int, int]:
+def critical_time_per_span(sections: list[CriticalSection]) -> dict[int, int]:
     """Time on the critical path per span index, in the order the spans first appear on the path."""
     per_span: dict[int, int] = {}
     for section in sections:

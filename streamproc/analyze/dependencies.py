@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from streamproc.analyze.stats import NS_PER_MS, pct
+from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
 from streamproc.model import Span, SpanKind
+from streamproc.units import NS_PER_MS
 
 _CALLERS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _CALLEES = (SpanKind.SERVER, SpanKind.CONSUMER)

@@ -5,13 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-NS_PER_MS = 1_000_000
 PPB = 1_000_000_000  # shares are summed as integer parts per billion, so sums do not depend on order
-
-
-def ms(ns: float) -> float:
-    """Nanoseconds to milliseconds, rounded to the microsecond for stable output."""
-    return round(ns / NS_PER_MS, 3)
 
 
 def pct(part: float, whole: float) -> float:

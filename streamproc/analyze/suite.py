@@ -9,11 +9,10 @@ from typing import Any, NamedTuple
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
 from streamproc.analyze.critical_path import CriticalPathAnalyzer, critical_path, critical_time_per_span
 from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
-from streamproc.analyze.errors import ErrorAnalyzer, ErrorClass, classify
-from streamproc.analyze.summary import SummaryAnalyzer
+from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
+from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
 from streamproc.model import Trace
-from streamproc.protocols import DurationStore
 
 
 class Section(enum.Enum):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from streamproc.analyze.stats import NS_PER_MS, ms, pct, percentiles
+from streamproc.analyze.stats import pct, percentiles
 from streamproc.analyze.tree import TraceTree
-from streamproc.protocols import DurationStore
+from streamproc.units import NS_PER_MS, iso_time, ms
 
 QUANTILES = (50, 95, 99)
+
+
+class DurationStore(Protocol):
+    """Where the summary keeps trace durations for percentiles: exact (batch) or a sketch (live windows)."""
+
+    def add(self, duration_ns: int) -> None: ...
+
+    def merge(self, other: Any) -> None: ...
+
+    def quantiles(self, percents: tuple[int, ...]) -> list[float]: ...
 
 
 class ExactDurations:
@@ -98,12 +107,3 @@ class SummaryAnalyzer:
                 "max_ms": ms(self.max_ns or 0),
             },
         }
-
-
-def iso_time(ns: int | None) -> str | None:
-    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds (`2026-11-25T08:00:00.000000Z`)."""
-    if ns is None:
-        return None
-    seconds, rest = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -33,6 +33,7 @@ from streamproc.decode.common import (
     to_int,
 )
 from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.units import NS_PER_US
 
 _KINDS = {
     "server": SpanKind.SERVER,
@@ -41,7 +42,6 @@ _KINDS = {
     "consumer": SpanKind.CONSUMER,
     "internal": SpanKind.INTERNAL,
 }
-_MICROS = 1_000
 
 
 class JaegerTag(msgspec.Struct):
@@ -193,8 +193,8 @@ def _span(
     if type(start_us) is not int or type(duration_us) is not int:
         start_us = to_int(start_us, "startTime")
         duration_us = to_int(duration_us, "duration")
-    start_ns = start_us * _MICROS
-    end_ns = (start_us + duration_us) * _MICROS
+    start_ns = start_us * NS_PER_US
+    end_ns = (start_us + duration_us) * NS_PER_US
     check_times(start_ns, end_ns)
 
     tags = {tag.key: tag.value for tag in raw.tags or ()}

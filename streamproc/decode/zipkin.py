@@ -23,6 +23,7 @@ from streamproc.decode.common import (
 )
 from streamproc.jsonio import JSONError, loads
 from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.units import NS_PER_US
 
 _KINDS = {
     "SERVER": SpanKind.SERVER,
@@ -30,7 +31,6 @@ _KINDS = {
     "PRODUCER": SpanKind.PRODUCER,
     "CONSUMER": SpanKind.CONSUMER,
 }
-_MICROS = 1_000
 
 
 def zipkin_spans(doc: Any) -> list[Any] | None:
@@ -90,8 +90,8 @@ def _span(raw: dict[str, Any]) -> Span:
     )
     start_us = to_int(raw.get("timestamp"), "timestamp")
     duration_us = to_int(raw.get("duration"), "duration")
-    start_ns = start_us * _MICROS
-    end_ns = (start_us + duration_us) * _MICROS
+    start_ns = start_us * NS_PER_US
+    end_ns = (start_us + duration_us) * NS_PER_US
     check_times(start_ns, end_ns)
 
     tags = raw.get("tags") or {}

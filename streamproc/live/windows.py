@@ -12,11 +12,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from streamproc.analyze.filters import TraceFilter, filter_trees
 from streamproc.analyze.sketch import SketchDurations
 from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, AnalysisSuite, Section, TraceFindings
-from streamproc.analyze.summary import iso_time
 from streamproc.analyze.tree import TraceTree
-from streamproc.filters import TraceFilter, filter_trees
+from streamproc.units import NS_PER_S, iso_time
 
 
 @dataclass(slots=True)
@@ -27,6 +27,8 @@ class _Bucket:
 
 
 class ReportWindows:
+    """The report's state (a `TraceSink` of the pipeline): time buckets, and the recent traces."""
+
     def __init__(
         self, options: AnalysisOptions, *, bucket_ns: int, retention_ns: int, recent_traces: int
     ) -> None:
@@ -44,12 +46,15 @@ class ReportWindows:
             self._buckets.popleft()
         return self._buckets[-1]
 
-    def observe(self, findings: TraceFindings, now_ns: int) -> None:
+    def observe_trace(self, findings: TraceFindings, now_ns: int) -> None:
         self._current(now_ns).suite.observe_findings(findings)
         self._recent.append((now_ns, findings.tree))
 
-    def skipped(self, count: int, now_ns: int) -> None:
-        self._current(now_ns).skipped_spans += count
+    def observe_fragment(self, findings: TraceFindings, now_ns: int) -> None:
+        """Late spans are not a trace: the report's analyses count whole traces only."""
+
+    def observe_skipped(self, spans: int, now_ns: int) -> None:
+        self._current(now_ns).skipped_spans += spans
 
     def report(
         self,
@@ -64,7 +69,7 @@ class ReportWindows:
         buckets = [b for b in self._buckets if b.start_ns + self.bucket_ns > since]
         skipped = sum(b.skipped_spans for b in buckets)
         window: dict[str, Any] = {
-            "seconds": window_ns / 1e9,
+            "seconds": window_ns / NS_PER_S,
             "start": iso_time(since),
             "end": iso_time(now_ns),
         }

@@ -1,11 +1,11 @@
 """OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and the gRPC health
 service (an adapter: sockets and threads live here).
 
-Status mapping (DESIGN section 8), the one place errors become gRPC codes:
-* undecodable request bytes             -> INVALID_ARGUMENT (not retryable)
+What a request gets (DESIGN section 8; the codes come from `status.status_of`):
+* missing or wrong bearer token         -> Unauthenticated: UNAUTHENTICATED
+* shutting down, or over capacity       -> Unavailable: UNAVAILABLE (every OTLP exporter retries it)
+* undecodable request bytes             -> DecodeError: INVALID_ARGUMENT (not retryable)
 * individually bad spans                -> OK with partial_success {rejected_spans, error_message}
-* shutting down, or over capacity       -> UNAVAILABLE (every OTLP exporter retries it)
-* missing or wrong bearer token         -> UNAUTHENTICATED
 The request is registered with no deserializer so that the handler, not gRPC, decides what a malformed
 message gets; gzip-compressed requests are decompressed by gRPC itself.
 """
@@ -33,8 +33,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.errors import DecodeError, StreamprocError, Unauthenticated, Unavailable
+from streamproc.live.pipeline import LivePipeline
+from streamproc.live.status import status_of
 from streamproc.model import SkippedSpan
-from streamproc.pipeline import LivePipeline
 
 SERVICE_NAME = "opentelemetry.proto.collector.trace.v1.TraceService"
 
@@ -46,6 +48,16 @@ def partial_success_message(skipped: list[SkippedSpan]) -> str:
     counts = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
     where = f"trace {first.trace_id} span {first.span_id}"
     return f"rejected {len(skipped)} spans ({counts}); first: {where}: {first.detail}"
+
+
+class UndecodableRequestError(DecodeError):
+    """Request bytes that are not an ExportTraceServiceRequest; the sender reads only the problem."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("request", problem)
+
+    def __str__(self) -> str:
+        return self.problem
 
 
 class OtlpReceiver:
@@ -123,31 +135,42 @@ class OtlpReceiver:
     def accepting(self) -> bool:
         return self._accepting
 
-    def _export(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
-        if self._token and dict(context.invocation_metadata()).get("authorization") != self._token:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-        if not self._accepting:
-            self._refuse(raw, "shutting_down")
-            context.abort(grpc.StatusCode.UNAVAILABLE, "streamproc is shutting down")
+    @property
+    def inflight(self) -> int:
+        """Export calls being handled now."""
         with self._inflight_lock:
-            busy = self._inflight >= self._max_inflight
-            if not busy:
-                self._inflight += 1
-        if busy:
-            self._refuse(raw, "over_capacity")
-            context.abort(grpc.StatusCode.UNAVAILABLE, "streamproc is over capacity, retry later")
+            return self._inflight
+
+    def _export(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
-            return self._ingest(raw, context)
-        finally:
-            with self._inflight_lock:
-                self._inflight -= 1
+            self._admit(context)
+            try:
+                return self._ingest(raw, context)
+            finally:
+                with self._inflight_lock:
+                    self._inflight -= 1
+        except StreamprocError as exc:
+            if isinstance(exc, Unavailable):
+                self._refuse(raw, exc.reason)
+            context.abort(status_of(exc).grpc, str(exc))
+
+    def _admit(self, context: grpc.ServicerContext) -> None:
+        """Take an in-flight slot for this request, or raise why it is refused."""
+        if self._token and dict(context.invocation_metadata()).get("authorization") != self._token:
+            raise Unauthenticated("missing or wrong bearer token")
+        if not self._accepting:
+            raise Unavailable("shutting_down", "streamproc is shutting down")
+        with self._inflight_lock:
+            if self._inflight >= self._max_inflight:
+                raise Unavailable("over_capacity", "streamproc is over capacity, retry later")
+            self._inflight += 1
 
     def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
             request = PB2ExportTraceServiceRequest.FromString(raw)
         except PB2DecodeError as exc:
             self._pipeline.ingest_undecodable()
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an ExportTraceServiceRequest: {exc}")
+            raise UndecodableRequestError(f"not an ExportTraceServiceRequest: {exc}") from None
         result = decode_export_request(request)
         self._pipeline.ingest(result)
         if not result.skipped:
@@ -161,6 +184,7 @@ class OtlpReceiver:
         )
 
     def _refuse(self, raw: bytes, reason: str) -> None:
+        """Count the spans of a request refused whole (0 if it does not even decode)."""
         try:
             count = sum(
                 len(s.spans)

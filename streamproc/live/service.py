@@ -4,7 +4,8 @@ signals and clocks live here).
 start:    HTTP (metrics, health) -> completion ticker -> OTLP receiver
 shutdown: the receiver answers UNAVAILABLE and health turns NOT_SERVING; in-flight requests finish; every
           buffered trace is completed and analyzed; /metrics stays served for `drain_seconds` so that
-          Prometheus scrapes the last counts; then the gRPC and HTTP servers stop. Idempotent.
+          Prometheus scrapes the last counts; then the gRPC and HTTP servers stop. Idempotent. Every wait
+          works to one deadline: `drain_seconds` plus the timeout `shutdown` is given.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
-from streamproc.analyze.suite import AnalysisOptions
-from streamproc.config import Settings, split_listen
-from streamproc.endpoints import HttpEndpoints
-from streamproc.pipeline import LivePipeline
-from streamproc.receiver import OtlpReceiver
+from streamproc.live.analysis import LiveAnalysis
+from streamproc.live.endpoints import HttpEndpoints
+from streamproc.live.receiver import OtlpReceiver
+from streamproc.live.settings import Settings, split_listen
 
-_NS = 1_000_000_000
 _SIGNAL_POLL_S = 0.1
 _MIN_TICK_S = 0.005
 _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
@@ -34,16 +33,10 @@ _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones 
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.analysis = LiveAnalysis.from_settings(settings)
+        self.pipeline = self.analysis.pipeline
         self.registry = CollectorRegistry(auto_describe=False)
-        self.pipeline = LivePipeline(
-            limits=settings.assembler_limits(),
-            options=AnalysisOptions(bottleneck_threshold_pct=settings.bottleneck_threshold),
-            cardinality_limit=settings.cardinality_limit,
-            report_bucket_ns=int(settings.report_bucket * _NS),
-            report_retention_ns=int(settings.report_retention * _NS),
-            report_recent_traces=settings.report_recent_traces,
-        )
-        self.registry.register(self.pipeline)
+        self.registry.register(self.analysis.collector())
         grpc_host, grpc_port = split_listen(settings.grpc_listen)
         http_host, http_port = split_listen(settings.http_listen)
         self.receiver = OtlpReceiver(
@@ -59,7 +52,7 @@ class Service:
             host=http_host,
             port=http_port,
             registry=self.registry,
-            pipeline=self.pipeline,
+            report=self.analysis.report,
             ready=lambda: self.receiver.accepting,
         )
         self._stop = threading.Event()
@@ -113,32 +106,39 @@ class Service:
         while not self._stop.wait(_SIGNAL_POLL_S):
             pass
 
-    def shutdown(self) -> dict[str, int]:
-        """Drain and stop; returns what was drained. Safe to call more than once."""
+    def shutdown(self, timeout_s: float = 10.0) -> dict[str, int]:
+        """Drain and stop within `drain_seconds` plus `timeout_s`; returns what was drained. Safe to call
+        more than once (later calls return an empty dict)."""
         with self._shutdown_lock:
             if self._stopped:
                 return {}
             self._stopped = True
+        deadline = time.monotonic() + self.settings.drain_seconds + timeout_s
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self._stop.set()
-        buffered = self.pipeline.buffer_state()
+        buffered = self.pipeline.stats().buffered_spans
         self.receiver.stop_accepting()
-        self.receiver.wait_idle(timeout_s=5.0)
-        self._ticker.join(timeout=5.0)
+        self.receiver.wait_idle(timeout_s=left())
+        self._ticker.join(timeout=left())
         drained = self.pipeline.drain()
         self._log.info(
             "streamproc_draining",
             traces=drained,
-            spans=buffered["spans"],
+            spans=buffered,
             metrics_served_for_s=self.settings.drain_seconds,
         )
-        time.sleep(self.settings.drain_seconds)
-        self.receiver.shutdown(grace_s=1.0)
-        self.http.shutdown()
+        time.sleep(min(self.settings.drain_seconds, left()))
+        self.receiver.shutdown(grace_s=left())
+        self.http.shutdown(timeout_s=left())
+        stats = self.pipeline.stats()
         summary = {
             "drained_traces": drained,
-            "drained_spans": buffered["spans"],
-            "spans_received": self.pipeline.spans_received,
-            "traces_analyzed": self.pipeline.traces_analyzed,
+            "drained_spans": buffered,
+            "spans_received": stats.spans_received,
+            "traces_analyzed": stats.traces_analyzed,
         }
         self._log.info("streamproc_stopped", **summary)
         return summary

@@ -11,11 +11,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from streamproc.errors import FetchError
-
-_US_PER_S = 1_000_000
+from streamproc.units import US_PER_S, rfc3339_s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,10 +39,10 @@ def fetch_jaeger(query: JaegerQuery, *, now_s: float) -> bytes:
 
 
 def _v1_url(query: JaegerQuery, now_s: float) -> str:
-    end_us = int(now_s * _US_PER_S)
+    end_us = int(now_s * US_PER_S)
     params = {
         "service": query.service,
-        "start": end_us - int(query.lookback_s * _US_PER_S),
+        "start": end_us - int(query.lookback_s * US_PER_S),
         "end": end_us,
         "limit": query.limit,
     }
@@ -52,13 +50,10 @@ def _v1_url(query: JaegerQuery, now_s: float) -> str:
 
 
 def _v3_url(query: JaegerQuery, now_s: float) -> str:
-    def rfc3339(seconds: float) -> str:
-        return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
     params = {
         "query.service_name": query.service,
-        "query.start_time_min": rfc3339(now_s - query.lookback_s),
-        "query.start_time_max": rfc3339(now_s),
+        "query.start_time_min": rfc3339_s(now_s - query.lookback_s),
+        "query.start_time_max": rfc3339_s(now_s),
         "query.search_depth": query.limit,
     }
     return f"{query.url.rstrip('/')}/api/v3/traces?{urllib.parse.urlencode(params)}"

@@ -16,23 +16,12 @@ from typing import Any
 
 import yaml
 
-from streamproc.assembler import AssemblerLimits
 from streamproc.errors import UsageError
+from streamproc.live.assembler import AssemblerLimits
+from streamproc.units import parse_duration_s, seconds_to_ns
 
 ENV_PREFIX = "STREAMPROC_"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
-
-
-def parse_duration_s(text: str | float, name: str) -> float:
-    """`90`, `500ms`, `30s`, `15m`, `1h`, `2d` (or a number of seconds) as seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise UsageError(f"{name}: {text!r} is not a duration (examples: 500ms, 30s, 15m, 1h)")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
 def _setting(default: Any, help_text: str, kind: str = "") -> Any:
@@ -77,11 +66,10 @@ class Settings:
     log_level: str = _setting("info", "debug, info, warning or error")
 
     def assembler_limits(self) -> AssemblerLimits:
-        ns = 1_000_000_000
         return AssemblerLimits(
-            idle_timeout_ns=int(self.idle_timeout * ns),
-            root_grace_ns=int(self.root_grace * ns),
-            max_trace_age_ns=int(self.max_trace_age * ns),
+            idle_timeout_ns=seconds_to_ns(self.idle_timeout),
+            root_grace_ns=seconds_to_ns(self.root_grace),
+            max_trace_age_ns=seconds_to_ns(self.max_trace_age),
             max_traces=self.max_traces,
             max_buffered_spans=self.max_buffered_spans,
             max_spans_per_trace=self.max_spans_per_trace,

@@ -22,9 +22,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
     TraceServiceStub as PB2TraceServiceStub,
 )
 
-from streamproc.encode import otlp_request
-from streamproc.errors import InputError
+from streamproc.errors import SendError
 from streamproc.model import Span
+from streamproc.tools.encode import otlp_request
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
@@ -110,7 +110,7 @@ def _export(
         except grpc.RpcError as exc:
             code = exc.code()
             if code not in RETRYABLE or attempt == max_retries:
-                raise InputError(endpoint, f"Export failed: {code.name}: {exc.details()}") from None
+                raise SendError(endpoint, f"Export failed: {code.name}: {exc.details()}") from None
             result.retries += 1
             time.sleep(delay)
             delay = min(delay * 2, 5.0)

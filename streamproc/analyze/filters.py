@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamproc.analyze.tree import TraceTree
+from streamproc.units import NS_PER_MS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +42,7 @@ def filter_trees(trees: Sequence[TraceTree], rules: TraceFilter) -> list[TraceTr
         newest = max(tree.start_ns for tree in trees)
         cutoff = newest - rules.time_range_ns
         since = cutoff if since is None else max(since, cutoff)
-    threshold_ns = None if rules.latency_threshold_ms is None else rules.latency_threshold_ms * 1_000_000
+    threshold_ns = None if rules.latency_threshold_ms is None else rules.latency_threshold_ms * NS_PER_MS
     kept = []
     for tree in trees:
         if since is not None and tree.start_ns < since:

@@ -26,10 +26,10 @@ import enum
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from streamproc.model import Span, Trace
-
-S = 1_000_000_000
+from streamproc.units import NS_PER_S
 
 
 class Completion(enum.Enum):
@@ -49,9 +49,9 @@ PARTIAL = frozenset({Completion.MAX_TRACES, Completion.MAX_BUFFERED_SPANS, Compl
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssemblerLimits:
-    idle_timeout_ns: int = 5 * S
-    root_grace_ns: int = 1 * S
-    max_trace_age_ns: int = 60 * S
+    idle_timeout_ns: int = 5 * NS_PER_S
+    root_grace_ns: int = 1 * NS_PER_S
+    max_trace_age_ns: int = 60 * NS_PER_S
     max_traces: int = 50_000
     max_buffered_spans: int = 1_000_000
     max_spans_per_trace: int = 100_000
@@ -82,6 +82,13 @@ class CompletedTrace:
     late: bool  # a fragment of a trace that had already completed
 
 
+class AddResult(NamedTuple):
+    """What one `add` did: the traces a bound forced to complete, and the spans dropped as duplicates."""
+
+    completed: list[CompletedTrace]
+    duplicates: int
+
+
 class _Pending:
     __slots__ = ("first_ns", "last_ns", "late", "rooted", "spans")
 
@@ -110,10 +117,12 @@ class TraceAssembler:
     def buffered_traces(self) -> int:
         return len(self._pending)
 
-    def add(self, spans: Iterable[Span], now_ns: int) -> list[CompletedTrace]:
-        """Buffer spans that arrived at `now_ns`; returns the traces a bound forced to complete."""
+    def add(self, spans: Iterable[Span], now_ns: int) -> AddResult:
+        """Buffer spans that arrived at `now_ns`; returns the traces a bound forced to complete and how many
+        spans were dropped as duplicates."""
         limits = self.limits
         done: list[CompletedTrace] = []
+        duplicates = 0
         for span in spans:
             self.spans_accepted += 1
             trace_id = span.trace_id
@@ -123,7 +132,7 @@ class TraceAssembler:
                     done.append(self._complete(next(iter(self._pending)), Completion.MAX_TRACES))
                 pending = self._pending[trace_id] = _Pending(now_ns, trace_id in self._recent)
             elif span.span_id in pending.spans:
-                self.duplicate_spans += 1
+                duplicates += 1
                 continue
             pending.spans[span.span_id] = span
             pending.last_ns = now_ns
@@ -140,7 +149,8 @@ class TraceAssembler:
                 done.append(self._complete(trace_id, Completion.MAX_SPANS_PER_TRACE))
             while self.buffered_spans > limits.max_buffered_spans:
                 done.append(self._complete(next(iter(self._pending)), Completion.MAX_BUFFERED_SPANS))
-        return done
+        self.duplicate_spans += duplicates
+        return AddResult(done, duplicates)
 
     def expire(self, now_ns: int) -> list[CompletedTrace]:
         """Complete every trace whose time has come."""

@@ -20,10 +20,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 from streamproc.decode import Format
 from streamproc.jsonio import dumps
 from streamproc.model import ATTRIBUTE_KEYS, Span, SpanKind, StatusCode, Trace
+from streamproc.units import NS_PER_US
 
 _INT_ATTRIBUTES = frozenset({"http_status_code"})
 _EXCEPTION_FIELDS = frozenset({"exception_type", "exception_message"})
-_NS_PER_US = 1_000
 
 
 def span_attribute_items(span: Span) -> Iterator[tuple[str, str | int]]:
@@ -89,7 +89,7 @@ def _jaeger_trace(trace: Trace) -> dict[str, Any]:
             fields = [_jaeger_tag("event", "exception")] + [
                 _jaeger_tag(k, v) for k, v in exception_items(span)
             ]
-            logs.append({"timestamp": span.end_ns // _NS_PER_US, "fields": fields})
+            logs.append({"timestamp": span.end_ns // NS_PER_US, "fields": fields})
         references = []
         if span.parent_span_id:
             references.append(
@@ -101,8 +101,8 @@ def _jaeger_trace(trace: Trace) -> dict[str, Any]:
                 "spanID": span.span_id.hex(),
                 "operationName": span.name,
                 "references": references,
-                "startTime": span.start_ns // _NS_PER_US,
-                "duration": (span.end_ns - span.start_ns) // _NS_PER_US,
+                "startTime": span.start_ns // NS_PER_US,
+                "duration": (span.end_ns - span.start_ns) // NS_PER_US,
                 "tags": tags,
                 "logs": logs,
                 "processID": pid,
@@ -138,8 +138,8 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         "traceId": span.trace_id.hex(),
         "id": span.span_id.hex(),
         "name": span.name,
-        "timestamp": span.start_ns // _NS_PER_US,
-        "duration": (span.end_ns - span.start_ns) // _NS_PER_US,
+        "timestamp": span.start_ns // NS_PER_US,
+        "duration": (span.end_ns - span.start_ns) // NS_PER_US,
         "localEndpoint": {"serviceName": span.service},
         "tags": tags,
     }
@@ -149,7 +149,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         out["kind"] = _ZIPKIN_KINDS[span.kind]
     if exception_items(span):
         value = dumps({"exception": dict(exception_items(span))}).decode()
-        out["annotations"] = [{"timestamp": span.end_ns // _NS_PER_US, "value": value}]
+        out["annotations"] = [{"timestamp": span.end_ns // NS_PER_US, "value": value}]
     return out
 
 
@@ -193,7 +193,7 @@ def otlp_document(spans: Iterable[Span]) -> dict[str, Any]:
         "resourceSpans": [
             {
                 "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
-                "scopeSpans": [{"scope": {"name": "streamproc.generate"}, "spans": spans}],
+                "scopeSpans": [{"scope": {"name": "streamproc.tools.generate"}, "spans": spans}],
             }
             for service, spans in by_service.items()
         ]
@@ -240,6 +240,6 @@ def otlp_request(spans: Iterable[Span]) -> PB2ExportTraceServiceRequest:
     for service, pb_spans in by_service.items():
         resource_spans = PB2ResourceSpans()
         resource_spans.resource.attributes.append(PB2KeyValue(key="service.name", value=value(service)))
-        resource_spans.scope_spans.add(spans=pb_spans).scope.name = "streamproc.send"
+        resource_spans.scope_spans.add(spans=pb_spans).scope.name = "streamproc.tools.send"
         request.resource_spans.append(resource_spans)
     return request

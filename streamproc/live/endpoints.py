@@ -17,12 +17,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.suite import ALL_SECTIONS, Section
-from streamproc.config import parse_duration_s
 from streamproc.errors import UsageError
-from streamproc.filters import TraceFilter
 from streamproc.jsonio import dumps, dumps_indented
-from streamproc.pipeline import LivePipeline
+from streamproc.live.status import status_of
+from streamproc.units import parse_duration_s, seconds_to_ns
 
 _TRUE = ("1", "true", "yes", "")
 _SECTION_PARAMS = {
@@ -72,7 +72,7 @@ def report_query(query: str) -> dict[str, Any]:
         errors_only=errors_only is not None and errors_only in _TRUE,
     )
     return {
-        "window_ns": int(window_s * 1e9),
+        "window_ns": seconds_to_ns(window_s),
         "sections": sections or ALL_SECTIONS,
         "top": int(top_text),
         "rules": rules,
@@ -86,7 +86,7 @@ class HttpEndpoints:
         host: str,
         port: int,
         registry: CollectorRegistry,
-        pipeline: LivePipeline,
+        report: Callable[..., dict[str, Any]],
         ready: Callable[[], bool],
     ) -> None:
         endpoints = self
@@ -126,7 +126,7 @@ class HttpEndpoints:
                 pass  # one line per request would be per-scrape noise
 
         self._registry = registry
-        self._pipeline = pipeline
+        self._build_report = report
         self._ready = ready
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -137,11 +137,11 @@ class HttpEndpoints:
         self._thread.start()
         return self.port
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop serving and close the socket; safe before start() and when called twice."""
         if self._thread.is_alive():
             self._server.shutdown()
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=timeout_s)
         self._server.server_close()
 
     def _metrics(self, _query: str, accept: str) -> tuple[int, str, bytes]:
@@ -160,9 +160,5 @@ class HttpEndpoints:
         try:
             arguments = report_query(query)
         except UsageError as exc:
-            return 400, "application/json", dumps({"error": str(exc)})
-        return (
-            200,
-            "application/json",
-            dumps_indented(self._pipeline.report(**arguments)),
-        )
+            return status_of(exc).http, "application/json", dumps({"error": str(exc)})
+        return 200, "application/json", dumps_indented(self._build_report(**arguments))

@@ -1,0 +1,64 @@
+"""The live analysis as configured: the pipeline with its two sinks (metrics, report windows), the report
+over a window, and the collector `/metrics` registers. No threads or sockets: the service adds those, and
+benchmarks and tests drive it with fake clocks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, Section
+from streamproc.live.metrics import LiveMetrics, MetricsCollector
+from streamproc.live.pipeline import Clock, LivePipeline
+from streamproc.live.settings import Settings
+from streamproc.live.windows import ReportWindows
+from streamproc.units import seconds_to_ns
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAnalysis:
+    pipeline: LivePipeline
+    metrics: LiveMetrics
+    windows: ReportWindows
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, monotonic: Clock = time.monotonic_ns, wall: Clock = time.time_ns
+    ) -> LiveAnalysis:
+        options = AnalysisOptions(bottleneck_threshold_pct=settings.bottleneck_threshold)
+        metrics = LiveMetrics(cardinality_limit=settings.cardinality_limit)
+        windows = ReportWindows(
+            options,
+            bucket_ns=seconds_to_ns(settings.report_bucket),
+            retention_ns=seconds_to_ns(settings.report_retention),
+            recent_traces=settings.report_recent_traces,
+        )
+        pipeline = LivePipeline(
+            limits=settings.assembler_limits(),
+            options=options,
+            sinks=(metrics, windows),
+            monotonic=monotonic,
+            wall=wall,
+        )
+        return cls(pipeline, metrics, windows)
+
+    def collector(self) -> MetricsCollector:
+        """Every metric, for a `CollectorRegistry`."""
+        return MetricsCollector(self.metrics, read=self.pipeline.read, stats=self.pipeline.stats)
+
+    def report(
+        self,
+        *,
+        window_ns: int,
+        sections: frozenset[Section] = ALL_SECTIONS,
+        top: int | None = None,
+        rules: TraceFilter | None = None,
+    ) -> dict[str, Any]:
+        """The live report over the last `window_ns` (DESIGN section 6, plus `window`)."""
+        return self.pipeline.read(
+            lambda now_ns: self.windows.report(
+                window_ns=window_ns, now_ns=now_ns, sections=sections, top=top, rules=rules
+            )
+        )

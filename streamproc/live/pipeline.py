@@ -1,0 +1,194 @@
+"""Live wiring: decoded spans -> TraceAssembler -> analysis -> sinks (metrics, report windows).
+
+The pipeline composes and owns the lock; it renders nothing. One lock guards the assembler and the sinks'
+state: the receivers (ingest), the ticker (expire), scrapes and report queries (`read`) each take it
+briefly. Time comes from the clocks passed in: a monotonic clock for trace assembly, the wall clock for the
+sinks. What it did is counted and returned as a value (`stats()`), which the metrics module renders.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import structlog
+
+from streamproc.analyze.suite import AnalysisOptions, TraceFindings, find
+from streamproc.analyze.tree import build_tree
+from streamproc.decode.common import DecodeResult
+from streamproc.live.assembler import AssemblerLimits, CompletedTrace, Completion, TraceAssembler
+from streamproc.model import SkipReason, Trace
+from streamproc.units import NS_PER_S
+
+Clock = Callable[[], int]
+T = TypeVar("T")
+
+#: Why spans in a request refused whole were not received (the sender retries them).
+REFUSALS = ("shutting_down", "over_capacity")
+#: Why a span that was received is not analyzed, beyond what decoding rejects.
+ANALYSIS_FAILED = "analysis_failed"
+
+
+class TraceSink(Protocol):
+    """Where the findings of completed traces go (metrics, report windows). Called under the pipeline's
+    lock, with the wall-clock time of completion."""
+
+    def observe_trace(self, findings: TraceFindings, now_ns: int) -> None:
+        """A whole trace (or one completed early at a bound)."""
+
+    def observe_fragment(self, findings: TraceFindings, now_ns: int) -> None:
+        """Late spans of a trace that had already completed: spans, not a new trace."""
+
+    def observe_skipped(self, spans: int, now_ns: int) -> None:
+        """Spans received but not analyzed (rejected by decoding, or duplicates)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineStats:
+    """Everything the pipeline counted, at one moment. Counters only grow; `buffered_*` are levels."""
+
+    spans_received: int
+    dropped: dict[str, int]  # spans received but not analyzed, by reason (SkipReason values, analysis_failed)
+    refused: dict[str, int]  # spans in requests refused whole, by REFUSALS reason
+    completed: dict[Completion, int]
+    late_spans: int
+    undecodable_requests: int
+    traces_analyzed: int
+    buffered_traces: int
+    buffered_spans: int
+    limits: AssemblerLimits
+
+
+def analyze_trace(options: AnalysisOptions) -> Callable[[Trace], TraceFindings]:
+    """The analysis the pipeline runs on each completed trace: the batch path's, one trace at a time."""
+
+    def analyze(trace: Trace) -> TraceFindings:
+        return find(build_tree(trace), options)
+
+    return analyze
+
+
+class LivePipeline:
+    def __init__(
+        self,
+        *,
+        limits: AssemblerLimits,
+        options: AnalysisOptions,
+        sinks: Sequence[TraceSink] = (),
+        analyze: Callable[[Trace], TraceFindings] | None = None,
+        monotonic: Clock = time.monotonic_ns,
+        wall: Clock = time.time_ns,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._refusal_lock = threading.Lock()
+        self._monotonic = monotonic
+        self._wall = wall
+        self._assembler = TraceAssembler(limits)
+        self._sinks = tuple(sinks)
+        self._analyze_trace = analyze or analyze_trace(options)
+        self._spans_received = 0
+        self._dropped: Counter[str] = Counter()
+        self._refused: Counter[str] = Counter()
+        self._traces_analyzed = 0
+        self._undecodable_requests = 0
+
+    # --- feeding -------------------------------------------------------------------------------------
+
+    def ingest(self, result: DecodeResult) -> None:
+        """Spans of one request (and the ones its decoding rejected)."""
+        with self._lock:
+            self._spans_received += len(result.spans) + len(result.skipped)
+            if result.skipped:
+                self._dropped.update(s.reason.value for s in result.skipped)
+                self._skipped(len(result.skipped))
+            added = self._assembler.add(result.spans, self._monotonic())
+            if added.duplicates:
+                self._dropped[SkipReason.DUPLICATE_SPAN.value] += added.duplicates
+                self._skipped(added.duplicates)
+            self._analyze(added.completed)
+
+    def ingest_undecodable(self) -> None:
+        """A request that was not an ExportTraceServiceRequest at all (answered INVALID_ARGUMENT)."""
+        with self._refusal_lock:
+            self._undecodable_requests += 1
+
+    def refuse(self, span_count: int, reason: str) -> None:
+        """A request refused whole (UNAVAILABLE): its spans were not received; the sender will retry.
+
+        Counted under a lock of its own: refusing must stay quick precisely when the pipeline is busy.
+        """
+        with self._refusal_lock:
+            self._refused[reason] += span_count
+
+    def tick(self) -> int:
+        """Complete the traces whose time has come; returns how many."""
+        with self._lock:
+            completed = self._assembler.expire(self._monotonic())
+            self._analyze(completed)
+            return len(completed)
+
+    def seconds_until_due(self) -> float | None:
+        """How long until the next buffered trace is due to complete (0 if overdue); None if none is."""
+        with self._lock:
+            due = self._assembler.next_due_ns()
+            return None if due is None else max(0, due - self._monotonic()) / NS_PER_S
+
+    def drain(self) -> int:
+        """Complete every buffered trace (shutdown); returns how many."""
+        with self._lock:
+            completed = self._assembler.drain()
+            self._analyze(completed)
+            return len(completed)
+
+    def _skipped(self, spans: int) -> None:
+        now = self._wall()
+        for sink in self._sinks:
+            sink.observe_skipped(spans, now)
+
+    def _analyze(self, completed: list[CompletedTrace]) -> None:
+        if not completed:
+            return
+        now = self._wall()
+        for item in completed:
+            try:
+                findings = self._analyze_trace(item.trace)
+            except Exception:  # a bug must not lose the other traces of this batch, nor this one silently
+                self._dropped[ANALYSIS_FAILED] += len(item.trace.spans)
+                structlog.get_logger().exception(
+                    "trace_analysis_failed", trace_id=item.trace.trace_id.hex(), spans=len(item.trace.spans)
+                )
+                continue
+            if item.late:
+                for sink in self._sinks:
+                    sink.observe_fragment(findings, now)
+                continue
+            self._traces_analyzed += 1
+            for sink in self._sinks:
+                sink.observe_trace(findings, now)
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def read(self, reader: Callable[[int], T]) -> T:
+        """`reader(now_ns)` under the lock, for a consistent view of the sinks' state (a scrape, a report)."""
+        with self._lock:
+            return reader(self._wall())
+
+    def stats(self) -> PipelineStats:
+        with self._lock, self._refusal_lock:
+            a = self._assembler
+            return PipelineStats(
+                spans_received=self._spans_received,
+                dropped=dict(self._dropped),
+                refused=dict(self._refused),
+                completed=dict(a.completed),
+                late_spans=a.late_spans,
+                undecodable_requests=self._undecodable_requests,
+                traces_analyzed=self._traces_analyzed,
+                buffered_traces=a.buffered_traces,
+                buffered_spans=a.buffered_spans,
+                limits=a.limits,
+            )
