@@ -11,8 +11,8 @@ import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
+from streamproc.analyze.schema import Bottleneck
 from streamproc.analyze.stats import PPB
 from streamproc.analyze.text import bottleneck_pattern
 from streamproc.analyze.tree import TraceTree
@@ -89,9 +89,9 @@ class BottleneckAnalyzer:
     def mean_self_ms(self) -> dict[OperationKey, float]:
         return {key: ms(s.self_ns / s.occurrences) for key, s in self.stats.items()}
 
-    def report(self, *, top: int | None = None) -> list[dict[str, Any]]:
+    def report(self, *, top: int | None = None) -> list[Bottleneck]:
         ranked = sorted(self.stats.items(), key=lambda item: (-item[1].self_ns, item[0]))
-        rows = []
+        rows: list[Bottleneck] = []
         for (service, operation), stats in ranked[:top]:
             pattern = min(stats.patterns.items(), key=lambda p: (-p[1], p[0]))[0] if stats.patterns else ""
             rows.append(

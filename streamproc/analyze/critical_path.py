@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from streamproc.analyze.schema import CriticalPath, CriticalPathShare
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
 from streamproc.model import SpanKind
@@ -117,7 +118,7 @@ class PathStats:
 class _Slowest:
     duration_ns: int
     trace_id_order: bytes  # inverted id: among equal durations the lower id ranks as slower
-    entry: dict[str, Any] = field(compare=False)
+    entry: CriticalPath = field(compare=False)
 
 
 class CriticalPathAnalyzer:
@@ -172,10 +173,10 @@ class CriticalPathAnalyzer:
             elif item > self._slowest[0]:
                 heapq.heapreplace(self._slowest, item)
 
-    def report_paths(self, *, top: int | None = None) -> list[dict[str, Any]]:
+    def report_paths(self, *, top: int | None = None) -> list[CriticalPath]:
         return [item.entry for item in sorted(self._slowest, reverse=True)[:top]]
 
-    def report_summary(self, *, top: int | None = None) -> list[dict[str, Any]]:
+    def report_summary(self, *, top: int | None = None) -> list[CriticalPathShare]:
         ranked = sorted(self.stats.items(), key=lambda item: (-item[1].total_ns, item[0]))
         return [
             {
@@ -189,7 +190,7 @@ class CriticalPathAnalyzer:
         ]
 
 
-def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> dict[str, Any]:
+def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> CriticalPath:
     spans = tree.spans
     return {
         "trace_id": tree.trace_id.hex(),

@@ -15,8 +15,9 @@ named by a messaging system), database (a virtual node with db.* attributes), vi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from streamproc.analyze.schema import Dependencies
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
 from streamproc.model import Span, SpanKind
@@ -158,7 +159,7 @@ class DependencyAnalyzer:
             calls.errors += service.errors
             calls.duration_ns += service.duration_ns
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> Dependencies:
         ranked = sorted(self.edges.items(), key=lambda item: (-item[1].calls, item[0]))
         graph: dict[str, dict[str, int]] = {}
         for (parent, child, _kind), edge in sorted(self.edges.items()):

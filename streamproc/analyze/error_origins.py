@@ -11,8 +11,8 @@ import bisect
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from streamproc.analyze.schema import Errors
 from streamproc.analyze.stats import pct
 from streamproc.analyze.text import error_message
 from streamproc.analyze.tree import TraceTree
@@ -132,7 +132,7 @@ class ErrorAnalyzer:
         for name, service in other.services.items():
             self.services.setdefault(name, ServiceErrors()).merge(service)
 
-    def report(self, *, top: int | None = None) -> dict[str, Any]:
+    def report(self, *, top: int | None = None) -> Errors:
         ranked = sorted(
             self.patterns.items(),
             key=lambda item: (item[0][3] is not ErrorClass.ORIGINATING, -item[1].count, item[0][:3]),

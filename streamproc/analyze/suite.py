@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
 from streamproc.analyze.critical_path import CriticalPathAnalyzer, critical_path, critical_time_per_span
 from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
 from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
+from streamproc.analyze.schema import Report
 from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
 from streamproc.model import Trace
@@ -98,9 +99,9 @@ class AnalysisSuite:
 
     def report(
         self, *, sections: frozenset[Section] = ALL_SECTIONS, top: int | None = None, skipped_spans: int = 0
-    ) -> dict[str, Any]:
+    ) -> Report:
         """The report object of DESIGN section 6, with the sections asked for."""
-        report: dict[str, Any] = {"summary": self.summary.report(skipped_spans=skipped_spans)}
+        report: Report = {"summary": self.summary.report(skipped_spans=skipped_spans)}
         if Section.BOTTLENECKS in sections:
             report["bottlenecks"] = self.bottlenecks.report(top=top)
         if Section.CRITICAL_PATH in sections:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from streamproc.analyze.schema import Summary
 from streamproc.analyze.stats import pct, percentiles
 from streamproc.analyze.tree import TraceTree
 from streamproc.units import NS_PER_MS, iso_time, ms
@@ -87,7 +88,7 @@ class SummaryAnalyzer:
     def error_rate(self) -> float:
         return pct(self.error_traces, self.trace_count)
 
-    def report(self, *, skipped_spans: int) -> dict[str, Any]:
+    def report(self, *, skipped_spans: int) -> Summary:
         count = self.trace_count
         p50, p95, p99 = self.durations.quantiles(QUANTILES) if count else (0.0, 0.0, 0.0)
         return {

@@ -3,12 +3,11 @@ Pure."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from streamproc.analyze import AnalysisSuite
+from streamproc.analyze.schema import BottleneckChange, Change, Changes, Comparison, Report
 
 
-def _change(baseline: float, current: float) -> dict[str, float | None]:
+def _change(baseline: float, current: float) -> Change:
     if baseline == 0:
         change = 0.0 if current == 0 else None
     else:
@@ -17,34 +16,36 @@ def _change(baseline: float, current: float) -> dict[str, float | None]:
 
 
 def compare(
-    baseline: dict[str, Any],
-    current: dict[str, Any],
+    baseline: Report,
+    current: Report,
     baseline_suite: AnalysisSuite,
     current_suite: AnalysisSuite,
-) -> dict[str, Any]:
+) -> Comparison:
     """The `comparison` object of the report: both sides' summaries and bottlenecks, and what changed."""
     before, after = baseline["summary"], current["summary"]
-    changes: dict[str, Any] = {
-        "trace_count": _change(before["trace_count"], after["trace_count"]),
-        "error_rate": _change(before["error_rate"], after["error_rate"]),
-    }
-    for stat in ("mean_ms", "p95_ms", "p99_ms"):
-        changes[stat] = _change(before["duration_stats"][stat], after["duration_stats"][stat])
+    old_stats, new_stats = before["duration_stats"], after["duration_stats"]
     old = baseline_suite.bottlenecks.mean_self_ms()
     new = current_suite.bottlenecks.mean_self_ms()
-    rows = []
+    rows: list[BottleneckChange] = []
     for key in sorted(old.keys() | new.keys(), key=lambda k: (-max(old.get(k, 0.0), new.get(k, 0.0)), k)):
-        row: dict[str, Any] = {
-            "service": key[0],
-            "operation": key[1],
-            "baseline_ms": old.get(key),
-            "current_ms": new.get(key),
-            "change_pct": None,
-        }
-        if key in old and key in new:
-            row["change_pct"] = _change(old[key], new[key])["change_pct"]
-        rows.append(row)
-    changes["bottlenecks"] = rows
+        both = key in old and key in new
+        rows.append(
+            {
+                "service": key[0],
+                "operation": key[1],
+                "baseline_ms": old.get(key),
+                "current_ms": new.get(key),
+                "change_pct": _change(old[key], new[key])["change_pct"] if both else None,
+            }
+        )
+    changes: Changes = {
+        "trace_count": _change(before["trace_count"], after["trace_count"]),
+        "error_rate": _change(before["error_rate"], after["error_rate"]),
+        "mean_ms": _change(old_stats["mean_ms"], new_stats["mean_ms"]),
+        "p95_ms": _change(old_stats["p95_ms"], new_stats["p95_ms"]),
+        "p99_ms": _change(old_stats["p99_ms"], new_stats["p99_ms"]),
+        "bottlenecks": rows,
+    }
     return {
         "baseline": {"summary": before, "bottlenecks": baseline.get("bottlenecks", [])},
         "current": {"summary": after, "bottlenecks": current.get("bottlenecks", [])},

@@ -11,6 +11,7 @@ from typing import Any
 from streamproc import __version__
 from streamproc.analyze import AnalysisOptions
 from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.batch import MIN_TRACES_PER_WORKER, Analyzed, analyze_inputs
 from streamproc.batch.compare import compare
@@ -191,7 +192,7 @@ def run(argv: Sequence[str], prog: str) -> int:
     return EXIT_OK
 
 
-def _emit(args: argparse.Namespace, report: dict[str, Any], current: Analyzed, prog: str) -> None:
+def _emit(args: argparse.Namespace, report: Report, current: Analyzed, prog: str) -> None:
     if args.json:
         output = render_json(report)
     else:

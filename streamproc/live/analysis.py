@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, Section
 from streamproc.live.metrics import LiveMetrics, MetricsCollector
 from streamproc.live.pipeline import Clock, LivePipeline
@@ -55,7 +55,7 @@ class LiveAnalysis:
         sections: frozenset[Section] = ALL_SECTIONS,
         top: int | None = None,
         rules: TraceFilter | None = None,
-    ) -> dict[str, Any]:
+    ) -> Report:
         """The live report over the last `window_ns` (DESIGN section 6, plus `window`)."""
         return self.pipeline.read(
             lambda now_ns: self.windows.report(

@@ -11,13 +11,15 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.errors import UsageError
 from streamproc.jsonio import dumps, dumps_indented
@@ -34,8 +36,24 @@ _SECTION_PARAMS = {
 }
 
 
-def report_query(query: str) -> dict[str, Any]:
-    """Parse /api/report's query string into report() arguments; UsageError on a bad parameter."""
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What /api/report asks for."""
+
+    window_ns: int
+    sections: frozenset[Section]
+    top: int
+    rules: TraceFilter
+
+
+class ReportSource(Protocol):
+    def __call__(
+        self, *, window_ns: int, sections: frozenset[Section], top: int | None, rules: TraceFilter | None
+    ) -> Report: ...
+
+
+def report_query(query: str) -> ReportQuery:
+    """Parse /api/report's query string; UsageError on a bad parameter."""
     params = urllib.parse.parse_qs(query, keep_blank_values=True)
 
     def one(name: str) -> str | None:
@@ -71,12 +89,7 @@ def report_query(query: str) -> dict[str, Any]:
         latency_threshold_ms=latency_ms,
         errors_only=errors_only is not None and errors_only in _TRUE,
     )
-    return {
-        "window_ns": seconds_to_ns(window_s),
-        "sections": sections or ALL_SECTIONS,
-        "top": int(top_text),
-        "rules": rules,
-    }
+    return ReportQuery(seconds_to_ns(window_s), sections or ALL_SECTIONS, int(top_text), rules)
 
 
 class HttpEndpoints:
@@ -86,7 +99,7 @@ class HttpEndpoints:
         host: str,
         port: int,
         registry: CollectorRegistry,
-        report: Callable[..., dict[str, Any]],
+        report: ReportSource,
         ready: Callable[[], bool],
     ) -> None:
         endpoints = self
@@ -158,7 +171,10 @@ class HttpEndpoints:
 
     def _report(self, query: str, _accept: str) -> tuple[int, str, bytes]:
         try:
-            arguments = report_query(query)
+            asked = report_query(query)
         except UsageError as exc:
             return status_of(exc).http, "application/json", dumps({"error": str(exc)})
-        return 200, "application/json", dumps_indented(self._build_report(**arguments))
+        report = self._build_report(
+            window_ns=asked.window_ns, sections=asked.sections, top=asked.top, rules=asked.rules
+        )
+        return 200, "application/json", dumps_indented(report)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from streamproc.analyze.filters import TraceFilter, filter_trees
+from streamproc.analyze.schema import Report, Window
 from streamproc.analyze.sketch import SketchDurations
 from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, AnalysisSuite, Section, TraceFindings
 from streamproc.analyze.tree import TraceTree
@@ -64,28 +64,36 @@ class ReportWindows:
         sections: frozenset[Section] = ALL_SECTIONS,
         top: int | None = None,
         rules: TraceFilter | None = None,
-    ) -> dict[str, Any]:
+    ) -> Report:
         since = now_ns - min(window_ns, self.retention_ns)
         buckets = [b for b in self._buckets if b.start_ns + self.bucket_ns > since]
         skipped = sum(b.skipped_spans for b in buckets)
-        window: dict[str, Any] = {
-            "seconds": window_ns / NS_PER_S,
-            "start": iso_time(since),
-            "end": iso_time(now_ns),
-        }
+        suite = AnalysisSuite(self.options, SketchDurations())
         if rules is not None and rules.active:
             recent = [tree for completed_ns, tree in self._recent if completed_ns >= since]
-            suite = AnalysisSuite(self.options, SketchDurations())
             for tree in filter_trees(recent, rules):
                 suite.observe_tree(tree)
             oldest = self._recent[0][0] if self._recent else now_ns
-            window["filtered_from_recent_traces"] = len(recent)
-            window["complete"] = len(self._recent) < (self._recent.maxlen or 0) or oldest <= since
+            complete = len(self._recent) < (self._recent.maxlen or 0) or oldest <= since
+            window = _window(window_ns, since, now_ns, filtered=len(recent), complete=complete)
         else:
-            suite = AnalysisSuite(self.options, SketchDurations())
             for bucket in buckets:
                 suite.merge(bucket.suite)
-            window["complete"] = True
+            window = _window(window_ns, since, now_ns, filtered=None, complete=True)
         report = suite.report(sections=sections, top=top, skipped_spans=skipped)
         report["window"] = window
         return report
+
+
+def _window(window_ns: int, since_ns: int, now_ns: int, *, filtered: int | None, complete: bool) -> Window:
+    """The report's `window`; with filters, how many recent traces they were applied to."""
+    seconds, start, end = window_ns / NS_PER_S, iso_time(since_ns), iso_time(now_ns)
+    if filtered is None:
+        return {"seconds": seconds, "start": start, "end": end, "complete": complete}
+    return {
+        "seconds": seconds,
+        "start": start,
+        "end": end,
+        "filtered_from_recent_traces": filtered,
+        "complete": complete,
+    }

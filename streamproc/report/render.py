@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from streamproc.analyze.schema import (
+    Bottleneck,
+    Change,
+    Comparison,
+    CriticalPath,
+    CriticalPathShare,
+    Dependencies,
+    Errors,
+    Report,
+    Summary,
+)
 from streamproc.jsonio import dumps_indented
 from streamproc.report.table import ms_text, num, pct_text, shorten, table
 
 PATTERN_WIDTH = 72
 
 
-def render_json(report: dict[str, Any]) -> bytes:
+def render_json(report: Report) -> bytes:
     return dumps_indented(report) + b"\n"
 
 
 def render_text(
-    report: dict[str, Any], *, title: str, verbose: bool = False, bottleneck_threshold_pct: float = 20.0
+    report: Report, *, title: str, verbose: bool = False, bottleneck_threshold_pct: float = 20.0
 ) -> str:
     lines = [title, "=" * len(title), ""]
     if "comparison" in report:
@@ -32,7 +43,7 @@ def render_text(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _summary(summary: dict[str, Any]) -> list[str]:
+def _summary(summary: Summary) -> list[str]:
     stats = summary["duration_stats"]
     span = summary["time_range"]
     rows = [
@@ -60,7 +71,7 @@ def _summary(summary: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _bottlenecks(rows: list[dict[str, Any]], threshold: float, verbose: bool) -> list[str]:
+def _bottlenecks(rows: list[Bottleneck], threshold: float, verbose: bool) -> list[str]:
     lines = [f"Bottlenecks (spans with self time over {threshold:g}% of their trace)"]
     if not rows:
         return [*lines, "  none found", ""]
@@ -76,7 +87,7 @@ def _bottlenecks(rows: list[dict[str, Any]], threshold: float, verbose: bool) ->
     return [*lines, ""]
 
 
-def _critical_paths(summary: list[dict[str, Any]], paths: list[dict[str, Any]], verbose: bool) -> list[str]:
+def _critical_paths(summary: list[CriticalPathShare], paths: list[CriticalPath], verbose: bool) -> list[str]:
     lines = ["Critical path (time on the critical path, summed over traces)"]
     if not summary:
         return [*lines, "  no traces", ""]
@@ -119,7 +130,7 @@ def _critical_paths(summary: list[dict[str, Any]], paths: list[dict[str, Any]], 
     return [*lines, ""]
 
 
-def _errors(errors: dict[str, Any], verbose: bool) -> list[str]:
+def _errors(errors: Errors, verbose: bool) -> list[str]:
     lines = [
         f"Errors: {num(errors['error_traces'])} of {num(errors['trace_count'])} traces "
         f"({pct_text(errors['error_rate'], 2)})"
@@ -164,7 +175,7 @@ def _errors(errors: dict[str, Any], verbose: bool) -> list[str]:
     return [*lines, ""]
 
 
-def _dependencies(deps: dict[str, Any], verbose: bool) -> list[str]:
+def _dependencies(deps: Dependencies, verbose: bool) -> list[str]:
     lines = ["Service dependencies"]
     edges = deps["edges"]
     if edges:
@@ -191,7 +202,7 @@ def _dependencies(deps: dict[str, Any], verbose: bool) -> list[str]:
     return [*lines, ""]
 
 
-def _direction(change: dict[str, Any], unit: str, fmt: Any) -> str:
+def _direction(change: Change, unit: str, fmt: Callable[[float], str]) -> str:
     current, baseline, change_pct = change["current"], change["baseline"], change["change_pct"]
     if current == baseline:
         return f"{fmt(current)}{unit}, unchanged"
@@ -200,7 +211,7 @@ def _direction(change: dict[str, Any], unit: str, fmt: Any) -> str:
     return f"{fmt(current)}{unit}, {word} from {fmt(baseline)}{unit}{delta}"
 
 
-def _comparison(comparison: dict[str, Any]) -> list[str]:
+def _comparison(comparison: Comparison) -> list[str]:
     changes = comparison["changes"]
     lines = ["Compared with the baseline"]
     rows = [

@@ -1,0 +1,170 @@
+"""The report object (DESIGN section 6, the `--json` output) as typed dicts: what the analyzers return,
+what `report/` renders and what the comparison reads, checked by mypy. At run time they are plain dicts,
+so the JSON is exactly what the keys say, in the order they are built.
+
+Sections the user did not ask for are absent (`NotRequired`); ids are lowercase hex; times in ms.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+
+class TimeRange(TypedDict):
+    start: str | None  # ISO 8601 UTC; None when there were no traces
+    end: str | None
+
+
+class DurationStats(TypedDict):
+    min_ms: float
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class Summary(TypedDict):
+    trace_count: int
+    span_count: int
+    error_count: int  # traces with an erroring span
+    error_span_count: int
+    error_rate: float  # percent of traces
+    skipped_spans: int
+    time_range: TimeRange
+    duration_stats: DurationStats
+
+
+class Bottleneck(TypedDict):
+    service: str
+    operation: str
+    occurrences: int
+    trace_count: int
+    mean_self_time_ms: float
+    mean_share_pct: float
+    pattern: str
+
+
+class PathSpan(TypedDict):
+    span_id: str
+    service: str
+    operation: str
+    duration_ms: float
+    critical_ms: float
+
+
+class CriticalPath(TypedDict):
+    trace_id: str
+    total_duration_ms: float
+    critical_path_duration_ms: float
+    spans: list[PathSpan]
+
+
+class CriticalPathShare(TypedDict):
+    service: str
+    operation: str
+    total_ms: float
+    share_pct: float
+    trace_count: int
+
+
+class ErrorPattern(TypedDict):
+    service: str
+    operation: str
+    message: str
+    classification: str  # originating, propagated or handled
+    count: int
+    share_pct: float
+    example_traces: list[str]
+
+
+class ServiceErrors(TypedDict):
+    count: int
+    originating: int
+    propagated: int
+    handled: int
+    messages: dict[str, int]
+    example_traces: list[str]
+
+
+class Errors(TypedDict):
+    error_rate: float
+    error_traces: int
+    trace_count: int
+    patterns: list[ErrorPattern]
+    by_service: dict[str, ServiceErrors]
+
+
+class ServiceCalls(TypedDict):
+    call_count: int
+    avg_duration_ms: float
+    error_rate: float
+
+
+class Edge(TypedDict):
+    parent: str
+    child: str
+    call_count: int
+    error_count: int
+    connection_type: str
+
+
+class Dependencies(TypedDict):
+    services: dict[str, ServiceCalls]
+    dependencies: dict[str, dict[str, int]]
+    edges: list[Edge]
+
+
+class Change(TypedDict):
+    baseline: float
+    current: float
+    change_pct: float | None  # None where the baseline was 0 and the current value is not
+
+
+class BottleneckChange(TypedDict):
+    service: str
+    operation: str
+    baseline_ms: float | None  # mean self time; None where it was no bottleneck on that side
+    current_ms: float | None
+    change_pct: float | None
+
+
+class Changes(TypedDict):
+    trace_count: Change
+    error_rate: Change
+    mean_ms: Change
+    p95_ms: Change
+    p99_ms: Change
+    bottlenecks: list[BottleneckChange]
+
+
+class Side(TypedDict):
+    summary: Summary
+    bottlenecks: list[Bottleneck]
+
+
+class Comparison(TypedDict):
+    baseline: Side
+    current: Side
+    changes: Changes
+
+
+class Window(TypedDict):
+    """The live report's window."""
+
+    seconds: float
+    start: str | None
+    end: str | None
+    complete: bool  # whether every trace of the window could be considered
+    filtered_from_recent_traces: NotRequired[int]  # with filters: the recent traces they were applied to
+
+
+class Report(TypedDict):
+    summary: Summary
+    bottlenecks: NotRequired[list[Bottleneck]]
+    critical_paths: NotRequired[list[CriticalPath]]
+    critical_path_summary: NotRequired[list[CriticalPathShare]]
+    errors: NotRequired[Errors]
+    dependencies: NotRequired[Dependencies]
+    comparison: NotRequired[Comparison]
+    window: NotRequired[Window]
