@@ -64,3 +64,34 @@ def suite_of(*traces: Trace, **options: Any) -> AnalysisSuite:
 
 def trace_id(number: int) -> bytes:
     return number.to_bytes(16, "big")
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock()` is the time in ns, `advance(seconds)` moves it on."""
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self.now_ns = start_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+    def advance(self, seconds: float) -> None:
+        self.now_ns += int(seconds * 1_000_000_000)
+
+
+class RecordingSink:
+    """An in-memory TraceSink: what the pipeline handed it, with the wall time it said."""
+
+    def __init__(self) -> None:
+        self.traces: list[tuple[bytes, int]] = []  # (trace id, now_ns)
+        self.fragments: list[tuple[bytes, int]] = []
+        self.skipped: list[tuple[int, int]] = []  # (spans, now_ns)
+
+    def observe_trace(self, findings: Any, now_ns: int) -> None:
+        self.traces.append((findings.tree.trace_id, now_ns))
+
+    def observe_fragment(self, findings: Any, now_ns: int) -> None:
+        self.fragments.append((findings.tree.trace_id, now_ns))
+
+    def observe_skipped(self, spans: int, now_ns: int) -> None:
+        self.skipped.append((spans, now_ns))

@@ -32,7 +32,7 @@ from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from streamproc.model import SpanKind, Trace
 from streamproc.tools.encode import span_attribute_items
-from streamproc.tools.generate import _PROFILES, Scenario, generate_trace
+from streamproc.tools.generate import Scenario, generate_trace
 from tests.live import start_service
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
@@ -211,12 +211,11 @@ def test_incident_alerts_reach_the_webhook_and_healthy_traffic_stays_silent(tmp_
 
         def traffic() -> None:
             rng = random.Random(4)
-            incident, healthy = _PROFILES[Scenario.INCIDENT], _PROFILES[Scenario.HEALTHY]
             while not stop.is_set():
                 started = time.monotonic()
                 for _ in range(20):
-                    sender.send(generate_trace(rng, incident, 0))
-                    sender.send(as_storefront(generate_trace(rng, healthy, 0)))
+                    sender.send(generate_trace(rng, Scenario.INCIDENT, 0))
+                    sender.send(as_storefront(generate_trace(rng, Scenario.HEALTHY, 0)))
                 stop.wait(max(0.0, 0.5 - (time.monotonic() - started)))
 
         threading.Thread(target=traffic, daemon=True).start()

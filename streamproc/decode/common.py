@@ -170,6 +170,10 @@ class SharedValues(Generic[T]):
         self._values[value] = value
         return value
 
+    def __len__(self) -> int:
+        """Values held now (at most `limit`)."""
+        return len(self._values)
+
 
 #: Attribute sets shared by every decoder (dict operations are atomic, so gRPC handler threads may share it).
 ATTRIBUTE_SETS: SharedValues[SpanAttributes] = SharedValues(limit=4096)

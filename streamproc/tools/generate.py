@@ -21,9 +21,7 @@ import random
 from dataclasses import dataclass
 
 from streamproc.model import Span, SpanAttributes, SpanKind, StatusCode, Trace
-
-US = 1_000  # ns
-MS = 1_000_000  # ns
+from streamproc.units import NS_PER_MS, NS_PER_US
 
 
 class Scenario(enum.Enum):
@@ -89,7 +87,7 @@ class _TraceBuilder:
     def ms(self, low: float, high: float) -> int:
         """A duration between low and high ms, skewed towards low, in whole microseconds."""
         value = low + (high - low) * self.rng.random() ** 2
-        return int(value * 1000) * US
+        return int(value * 1000) * NS_PER_US
 
 
 def _user_branch(b: _TraceBuilder, gateway: Span, start: int, profile: _Profile) -> int:
@@ -100,14 +98,14 @@ def _user_branch(b: _TraceBuilder, gateway: Span, start: int, profile: _Profile)
     else:
         query, db_time = FAST_QUERY.format(user=user), b.ms(3, 25)
     serialize = b.ms(1, 4)
-    server_time = 2 * MS + db_time + serialize
+    server_time = 2 * NS_PER_MS + db_time + serialize
     client = b.span(
         gateway,
         "api-gateway",
         "GET user-service",
         SpanKind.CLIENT,
         start,
-        server_time + 2 * MS,
+        server_time + 2 * NS_PER_MS,
         peer_service="user-service",
         http_method="GET",
         http_status_code="200",
@@ -117,7 +115,7 @@ def _user_branch(b: _TraceBuilder, gateway: Span, start: int, profile: _Profile)
         "user-service",
         "GET /users/{id}",
         SpanKind.SERVER,
-        start + MS,
+        start + NS_PER_MS,
         server_time,
         http_route="/users/{id}",
         http_method="GET",
@@ -128,22 +126,29 @@ def _user_branch(b: _TraceBuilder, gateway: Span, start: int, profile: _Profile)
         "user-service",
         "database_query",
         SpanKind.CLIENT,
-        start + 2 * MS,
+        start + 2 * NS_PER_MS,
         db_time,
         db_system="postgresql",
         db_name="users",
         db_statement=query,
         peer_service="postgres",
     )
-    b.span(server, "user-service", "serialize_user", SpanKind.INTERNAL, start + 2 * MS + db_time, serialize)
+    b.span(
+        server,
+        "user-service",
+        "serialize_user",
+        SpanKind.INTERNAL,
+        start + 2 * NS_PER_MS + db_time,
+        serialize,
+    )
     return client.end_ns
 
 
 def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout: bool) -> tuple[int, bool]:
     """api-gateway -> recommendation-service -> Redis; returns (client end, whether the call failed)."""
-    cache_time = 250 * MS if timeout else b.ms(0.5, 3)
+    cache_time = 250 * NS_PER_MS if timeout else b.ms(0.5, 3)
     rank_time = 0 if timeout else b.ms(20, 110)
-    server_time = MS + cache_time + rank_time + MS
+    server_time = NS_PER_MS + cache_time + rank_time + NS_PER_MS
     client_error = "HTTP 504 from recommendation-service" if timeout else None
     status = "504" if timeout else "200"
     client = b.span(
@@ -152,7 +157,7 @@ def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout:
         "GET recommendation-service",
         SpanKind.CLIENT,
         start,
-        server_time + 2 * MS,
+        server_time + 2 * NS_PER_MS,
         error=client_error,
         peer_service="recommendation-service",
         http_method="GET",
@@ -163,7 +168,7 @@ def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout:
         "recommendation-service",
         "GET /recommendations",
         SpanKind.SERVER,
-        start + MS,
+        start + NS_PER_MS,
         server_time,
         error="upstream timeout: redis did not answer" if timeout else None,
         http_route="/recommendations",
@@ -175,9 +180,9 @@ def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout:
         "recommendation-service",
         "cache_get",
         SpanKind.CLIENT,
-        start + 2 * MS,
+        start + 2 * NS_PER_MS,
         cache_time,
-        error=f"timeout after {cache_time // MS}ms reading key 'recs:{b.rng.randint(1, 10**6)}'"
+        error=f"timeout after {cache_time // NS_PER_MS}ms reading key 'recs:{b.rng.randint(1, 10**6)}'"
         if timeout
         else None,
         db_system="redis",
@@ -189,13 +194,15 @@ def _recommendation_branch(b: _TraceBuilder, gateway: Span, start: int, timeout:
             "recommendation-service",
             "rank_items",
             SpanKind.INTERNAL,
-            start + 2 * MS + cache_time,
+            start + 2 * NS_PER_MS + cache_time,
             rank_time,
         )
     return client.end_ns, timeout
 
 
-def generate_trace(rng: random.Random, profile: _Profile, start_ns: int) -> Trace:
+def generate_trace(rng: random.Random, scenario: Scenario, start_ns: int) -> Trace:
+    """One trace of `scenario` starting at `start_ns`, drawn from `rng`."""
+    profile = _PROFILES[scenario]
     b = _TraceBuilder(rng, rng.randbytes(16))
     auth = b.ms(1, 5)
     timeout = rng.random() < profile.timeout_rate
@@ -204,8 +211,8 @@ def generate_trace(rng: random.Random, profile: _Profile, start_ns: int) -> Trac
     gateway = Span(
         b.trace_id, root_id, b"", "api-gateway", "GET /api/home", SpanKind.SERVER, start_ns, start_ns
     )
-    b.span(gateway, "api-gateway", "authenticate", SpanKind.INTERNAL, start_ns + MS, auth)
-    calls_start = start_ns + MS + auth
+    b.span(gateway, "api-gateway", "authenticate", SpanKind.INTERNAL, start_ns + NS_PER_MS, auth)
+    calls_start = start_ns + NS_PER_MS + auth
     producer = b.span(
         gateway,
         "api-gateway",
@@ -221,7 +228,7 @@ def generate_trace(rng: random.Random, profile: _Profile, start_ns: int) -> Trac
         "analytics-service",
         "page_view process",
         SpanKind.CONSUMER,
-        producer.end_ns + 2 * MS,
+        producer.end_ns + 2 * NS_PER_MS,
         b.ms(1, 4),
         messaging_system="kafka",
     )
@@ -243,10 +250,11 @@ def generate_trace(rng: random.Random, profile: _Profile, start_ns: int) -> Trac
 def generate(scenario: Scenario, *, count: int, seed: int, start_ns: int, window_ns: int) -> list[Trace]:
     """`count` traces of a scenario, their starts spread evenly (with jitter) over `window_ns`."""
     rng = random.Random(f"{scenario.value}:{seed}")
-    profile = _PROFILES[scenario]
     step = window_ns // max(count, 1)
     traces = []
     for number in range(count):
-        jitter = int(rng.random() * step) // US * US
-        traces.append(generate_trace(rng, profile, start_ns + number * step // US * US + jitter))
+        jitter = int(rng.random() * step) // NS_PER_US * NS_PER_US
+        traces.append(
+            generate_trace(rng, scenario, start_ns + number * step // NS_PER_US * NS_PER_US + jitter)
+        )
     return traces

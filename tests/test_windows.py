@@ -1,0 +1,88 @@
+"""The live report's windows on a fake wall clock: buckets merge into a window, retention drops old ones,
+filters read the ring of recent traces and say whether it reached back far enough."""
+
+from __future__ import annotations
+
+from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.suite import AnalysisOptions, find
+from streamproc.live.windows import ReportWindows
+from tests.builders import span, trace_id, tree
+
+S = 1_000_000_000
+T0 = 1_767_225_600 * S  # a bucket boundary (2026-01-01T00:00:00Z)
+
+
+def findings(number: int, *, service: str = "web", error: str | None = None):
+    t = tree(
+        span(1, 0, 0, 40, trace=trace_id(number), service=service, name="GET /", error=error),
+        span(2, 1, 5, 30, trace=trace_id(number), service=service, name="query"),
+    )
+    return find(t, AnalysisOptions())
+
+
+def windows(*, recent_traces: int = 100) -> ReportWindows:
+    return ReportWindows(
+        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=recent_traces
+    )
+
+
+def test_a_window_merges_the_buckets_it_overlaps():
+    """Traces a minute apart fall in separate buckets; a 90 s window at T0+150 s holds the last two."""
+    state = windows()
+    for minute in range(3):
+        state.observe_trace(findings(minute + 1), T0 + minute * 60 * S)
+    report = state.report(window_ns=90 * S, now_ns=T0 + 150 * S)
+    assert report["summary"]["trace_count"] == 2
+    assert report["window"] == {
+        "seconds": 90.0,
+        "start": "2026-01-01T00:01:00.000000Z",
+        "end": "2026-01-01T00:02:30.000000Z",
+        "complete": True,
+    }
+    assert state.report(window_ns=3600 * S, now_ns=T0 + 150 * S)["summary"]["trace_count"] == 3
+
+
+def test_buckets_older_than_the_retention_are_dropped():
+    """A trace observed two hours ago is gone even from a window longer than the retention."""
+    state = windows()
+    state.observe_trace(findings(1), T0)
+    state.observe_trace(findings(2), T0 + 2 * 3600 * S)
+    report = state.report(window_ns=24 * 3600 * S, now_ns=T0 + 2 * 3600 * S)
+    assert report["summary"]["trace_count"] == 1
+    assert report["window"]["seconds"] == 24 * 3600.0  # as asked; the start says how far it reached
+    assert report["window"]["start"] == "2026-01-01T01:00:00.000000Z"
+
+
+def test_skipped_spans_count_in_the_window_they_arrived_in():
+    state = windows()
+    state.observe_skipped(3, T0)
+    state.observe_skipped(4, T0 + 600 * S)
+    assert state.report(window_ns=300 * S, now_ns=T0 + 600 * S)["summary"]["skipped_spans"] == 4
+    assert state.report(window_ns=3600 * S, now_ns=T0 + 600 * S)["summary"]["skipped_spans"] == 7
+
+
+def test_late_fragments_are_not_traces_in_the_report():
+    state = windows()
+    state.observe_fragment(findings(1), T0)
+    assert state.report(window_ns=60 * S, now_ns=T0)["summary"]["trace_count"] == 0
+
+
+def test_filters_read_the_recent_traces_and_say_how_many():
+    """With a filter the report analyzes the recent traces that pass it, and names how many it read."""
+    state = windows()
+    state.observe_trace(findings(1, service="web"), T0)
+    state.observe_trace(findings(2, service="shop", error="boom"), T0 + S)
+    report = state.report(window_ns=60 * S, now_ns=T0 + 2 * S, rules=TraceFilter(errors_only=True))
+    assert report["summary"]["trace_count"] == 1
+    assert report["errors"]["patterns"][0]["service"] == "shop"
+    assert (report["window"]["filtered_from_recent_traces"], report["window"]["complete"]) == (2, True)
+
+
+def test_a_filtered_report_is_incomplete_when_the_ring_did_not_reach_back():
+    """A full ring whose oldest trace is newer than the window's start cannot answer for the whole window."""
+    state = windows(recent_traces=2)
+    for second in range(5):
+        state.observe_trace(findings(second + 1), T0 + second * S)
+    report = state.report(window_ns=60 * S, now_ns=T0 + 5 * S, rules=TraceFilter(service="web"))
+    assert report["summary"]["trace_count"] == 2
+    assert report["window"]["complete"] is False
