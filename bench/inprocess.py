@@ -45,7 +45,7 @@ def run(passes: int, traces_per_pass: int) -> dict[str, float]:
     pipeline.tick()
     pipeline_s = time.process_time() - start
     stats = pipeline.stats()
-    if stats.spans_received != spans or stats.buffered_spans:
+    if stats.spans_received != spans or stats.assembler.buffered_spans:
         raise RuntimeError("the pipeline did not analyze every span it was given")
     return {
         "spans": spans,

@@ -51,10 +51,6 @@ class WorkerError(StreamprocError):
 class SendError(StreamprocError):
     """An OTLP endpoint could not be reached or answered an Export with an error."""
 
-    def __init__(self, endpoint: str, problem: str) -> None:
-        super().__init__(f"{endpoint}: {problem}")
-        self.endpoint = endpoint
-
 
 class Refused(StreamprocError):  # noqa: N818 - named for what the sender reads: refused
     """A live request was not taken; nothing in it was received."""

@@ -41,8 +41,8 @@ def test_a_rooted_trace_completes_after_its_root_grace_and_reaches_the_sink_once
     assert pipeline.tick() == 1
     assert sink.traces == [(trace_id(1), WALL_START + 7 * S)]
     stats = pipeline.stats()
-    assert (stats.spans_received, stats.traces_analyzed, stats.buffered_spans) == (2, 1, 0)
-    assert stats.completed == {Completion.ROOT_GRACE: 1}
+    assert (stats.spans_received, stats.traces_analyzed, stats.assembler.buffered_spans) == (2, 1, 0)
+    assert stats.assembler.completed == {Completion.ROOT_GRACE: 1}
 
 
 def test_rejected_and_duplicate_spans_are_counted_and_told_to_the_sinks():
@@ -91,7 +91,7 @@ def test_late_spans_reach_the_sinks_as_a_fragment_not_a_trace():
     assert sink.traces == [(trace_id(1), WALL_START)]
     assert sink.fragments == [(trace_id(1), WALL_START)]
     stats = pipeline.stats()
-    assert (stats.late_spans, stats.traces_analyzed) == (1, 1)
+    assert (stats.assembler.late_spans, stats.traces_analyzed) == (1, 1)
 
 
 def test_refused_and_undecodable_requests_are_counted_apart_from_received_spans():
@@ -110,10 +110,10 @@ def test_drain_completes_every_buffered_trace_for_shutdown():
     pipeline = pipeline_with(sink, monotonic, wall)
     for number in (1, 2):
         pipeline.ingest(DecodeResult(two_spans(number), []))
-    assert pipeline.stats().buffered_traces == 2
+    assert pipeline.stats().assembler.buffered_traces == 2
     assert pipeline.drain() == 2
     stats = pipeline.stats()
-    assert (stats.buffered_traces, stats.completed) == (0, {Completion.SHUTDOWN: 2})
+    assert (stats.assembler.buffered_traces, stats.assembler.completed) == (0, {Completion.SHUTDOWN: 2})
 
 
 def test_read_sees_the_wall_clock():

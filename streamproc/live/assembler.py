@@ -82,6 +82,16 @@ class CompletedTrace:
     late: bool  # a fragment of a trace that had already completed
 
 
+class AssemblerState(NamedTuple):
+    """The assembler's counters and levels at one moment, and its bounds."""
+
+    completed: dict[Completion, int]  # traces completed, by reason
+    late_spans: int
+    buffered_traces: int
+    buffered_spans: int
+    limits: AssemblerLimits
+
+
 class AddResult(NamedTuple):
     """What one `add` did: the traces a bound forced to complete, and the spans dropped as duplicates."""
 
@@ -116,6 +126,11 @@ class TraceAssembler:
     @property
     def buffered_traces(self) -> int:
         return len(self._pending)
+
+    def state(self) -> AssemblerState:
+        return AssemblerState(
+            dict(self.completed), self.late_spans, len(self._pending), self.buffered_spans, self.limits
+        )
 
     def add(self, spans: Iterable[Span], now_ns: int) -> AddResult:
         """Buffer spans that arrived at `now_ns`; returns the traces a bound forced to complete and how many

@@ -219,13 +219,13 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             "Traces completed by the assembler, by reason "
             "(max_traces, max_buffered_spans, max_spans_per_trace: early, partial).",
             "reason",
-            {completion.value: stats.completed.get(completion, 0) for completion in Completion},
+            {completion.value: stats.assembler.completed.get(completion, 0) for completion in Completion},
         ),
         _counter(
             "streamproc_late_spans",
             "Spans that arrived after their trace had completed.",
             "",
-            {"": stats.late_spans},
+            {"": stats.assembler.late_spans},
         ),
         _counter(
             "streamproc_metric_label_overflow",
@@ -241,18 +241,19 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             {"": stats.undecodable_requests},
         ),
     ]
+    buffer = stats.assembler
     gauges = [
-        ("streamproc_buffered_traces", "Traces buffered in the assembler.", stats.buffered_traces),
-        ("streamproc_buffered_spans", "Spans buffered in the assembler.", stats.buffered_spans),
+        ("streamproc_buffered_traces", "Traces buffered in the assembler.", buffer.buffered_traces),
+        ("streamproc_buffered_spans", "Spans buffered in the assembler.", buffer.buffered_spans),
         (
             "streamproc_buffer_limit_traces",
             "max_traces: the bound on buffered traces.",
-            stats.limits.max_traces,
+            buffer.limits.max_traces,
         ),
         (
             "streamproc_buffer_limit_spans",
             "max_buffered_spans: the bound on buffered spans.",
-            stats.limits.max_buffered_spans,
+            buffer.limits.max_buffered_spans,
         ),
     ]
     for name, documentation, level in gauges:

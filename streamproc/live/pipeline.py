@@ -20,7 +20,7 @@ import structlog
 from streamproc.analyze.suite import AnalysisOptions, TraceFindings, find
 from streamproc.analyze.tree import build_tree
 from streamproc.decode.common import DecodeResult
-from streamproc.live.assembler import AssemblerLimits, CompletedTrace, Completion, TraceAssembler
+from streamproc.live.assembler import AssemblerLimits, AssemblerState, CompletedTrace, TraceAssembler
 from streamproc.model import SkipReason, Trace
 from streamproc.units import NS_PER_S
 
@@ -49,18 +49,14 @@ class TraceSink(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PipelineStats:
-    """Everything the pipeline counted, at one moment. Counters only grow; `buffered_*` are levels."""
+    """Everything the pipeline counted, at one moment: counters only grow; the assembler's buffer levels."""
 
     spans_received: int
     dropped: dict[str, int]  # spans received but not analyzed, by reason (SkipReason values, analysis_failed)
     refused: dict[str, int]  # spans in requests refused whole, by REFUSALS reason
-    completed: dict[Completion, int]
-    late_spans: int
     undecodable_requests: int
     traces_analyzed: int
-    buffered_traces: int
-    buffered_spans: int
-    limits: AssemblerLimits
+    assembler: AssemblerState
 
 
 def analyze_trace(options: AnalysisOptions) -> Callable[[Trace], TraceFindings]:
@@ -179,16 +175,11 @@ class LivePipeline:
 
     def stats(self) -> PipelineStats:
         with self._lock, self._refusal_lock:
-            a = self._assembler
             return PipelineStats(
                 spans_received=self._spans_received,
                 dropped=dict(self._dropped),
                 refused=dict(self._refused),
-                completed=dict(a.completed),
-                late_spans=a.late_spans,
                 undecodable_requests=self._undecodable_requests,
                 traces_analyzed=self._traces_analyzed,
-                buffered_traces=a.buffered_traces,
-                buffered_spans=a.buffered_spans,
-                limits=a.limits,
+                assembler=self._assembler.state(),
             )

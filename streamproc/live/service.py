@@ -25,6 +25,16 @@ from streamproc.live.endpoints import HttpEndpoints
 from streamproc.live.receiver import OtlpReceiver
 from streamproc.live.settings import Settings, split_listen
 
+#: The settings the startup line names (durations with an `_s` suffix).
+_LOGGED_DURATIONS = ("idle_timeout", "root_grace", "max_trace_age")
+_LOGGED_LIMITS = (
+    "max_traces",
+    "max_buffered_spans",
+    "max_spans_per_trace",
+    "max_message_size",
+    "cardinality_limit",
+    "drain_seconds",
+)
 _SIGNAL_POLL_S = 0.1
 _MIN_TICK_S = 0.005
 _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
@@ -70,15 +80,8 @@ class Service:
             "streamproc_started",
             grpc=f"{split_listen(s.grpc_listen)[0]}:{self.receiver.port}",
             http=f"{split_listen(s.http_listen)[0]}:{self.http.port}",
-            idle_timeout_s=s.idle_timeout,
-            root_grace_s=s.root_grace,
-            max_trace_age_s=s.max_trace_age,
-            max_traces=s.max_traces,
-            max_buffered_spans=s.max_buffered_spans,
-            max_spans_per_trace=s.max_spans_per_trace,
-            max_message_size=s.max_message_size,
-            cardinality_limit=s.cardinality_limit,
-            drain_seconds=s.drain_seconds,
+            **{f"{name}_s": getattr(s, name) for name in _LOGGED_DURATIONS},
+            **{name: getattr(s, name) for name in _LOGGED_LIMITS},
         )
 
     def _tick(self) -> None:
@@ -119,7 +122,7 @@ class Service:
             return max(0.0, deadline - time.monotonic())
 
         self._stop.set()
-        buffered = self.pipeline.stats().buffered_spans
+        buffered = self.pipeline.stats().assembler.buffered_spans
         self.receiver.stop_accepting()
         self.receiver.wait_idle(timeout_s=left())
         self._ticker.join(timeout=left())

@@ -110,7 +110,7 @@ def _export(
         except grpc.RpcError as exc:
             code = exc.code()
             if code not in RETRYABLE or attempt == max_retries:
-                raise SendError(endpoint, f"Export failed: {code.name}: {exc.details()}") from None
+                raise SendError(f"{endpoint}: Export failed: {code.name}: {exc.details()}") from None
             result.retries += 1
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
