@@ -82,6 +82,16 @@ ATTRIBUTE_INDEX: dict[str, tuple[int, int]] = {
 
 UNKNOWN_SERVICE = "unknown_service"
 
+SPAN_ID_BYTES = 8
+#: A Zipkin shared SERVER span carries its client's span id; both live in one trace because the server's
+#: copy gets this byte appended. Reports print the id the file gave (`span_id_hex`).
+SHARED_SERVER_SUFFIX = b"\x01"
+
+
+def span_id_hex(span_id: bytes) -> str:
+    """A span id as reports print it: lowercase hex of the id the input gave."""
+    return span_id[:SPAN_ID_BYTES].hex()
+
 
 class Span(NamedTuple):
     """One span. `parent_span_id` is empty for a root span."""

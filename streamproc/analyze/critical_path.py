@@ -23,7 +23,7 @@ from typing import NamedTuple
 from streamproc.analyze.schema import CriticalPath, CriticalPathShare
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
-from streamproc.model import SpanKind
+from streamproc.model import SpanKind, span_id_hex
 from streamproc.units import ms
 
 OperationKey = tuple[str, str]
@@ -198,7 +198,7 @@ def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> CriticalPath:
         "critical_path_duration_ms": ms(sum(per_span.values())),
         "spans": [
             {
-                "span_id": spans[index].span_id.hex(),
+                "span_id": span_id_hex(spans[index].span_id),
                 "service": spans[index].service,
                 "operation": spans[index].name,
                 "duration_ms": ms(spans[index].end_ns - spans[index].start_ns),

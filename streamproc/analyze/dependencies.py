@@ -1,15 +1,16 @@
 """Service dependencies: edges between services (and uninstrumented peers), per-service call statistics.
 
-* A CLIENT/PRODUCER span paired with a SERVER/CONSUMER child in another service is one call on the edge
-  client service -> server service; it failed when either side errors.
-* A CLIENT/PRODUCER span with no SERVER/CONSUMER child is a call to a virtual node named by the first of
-  peer.service, db.name, db.system, server.address, net.peer.name, rpc.service (none: no edge).
-* Where neither side of a parent/child pair has a kind (UNSPECIFIED or INTERNAL) and their services differ,
-  the pair is an edge of its own ("inferred").
-* A service's calls are its SERVER spans and its root spans; virtual nodes are not services.
+* Every parent -> child span pair whose services differ is one call on the edge parent service -> child
+  service, whatever the kinds (CLIENT->SERVER, SERVER->SERVER, INTERNAL->SERVER, PRODUCER->CONSUMER,
+  PRODUCER->CLIENT ...); it failed when either side errors.
+* A CLIENT/PRODUCER span with no child in another service is a call to a virtual node named by the first
+  of peer.service, db.name, db.system, server.address, net.peer.name, rpc.service (none: no edge).
+* A service's calls are its SERVER, CONSUMER and root spans (each span once); virtual nodes are not
+  services.
 
-connection_type is one of: request (client/server), messaging_system (producer/consumer, or a virtual node
-named by a messaging system), database (a virtual node with db.* attributes), virtual_node, inferred.
+connection_type, as the Collector's servicegraph connector names them: messaging_system where either side
+is a PRODUCER or CONSUMER, database for a virtual node the span's db.* attributes describe, virtual_node
+for other virtual nodes, and empty otherwise.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from streamproc.model import Span, SpanKind
 from streamproc.units import NS_PER_MS
 
 _CALLERS = (SpanKind.CLIENT, SpanKind.PRODUCER)
-_CALLEES = (SpanKind.SERVER, SpanKind.CONSUMER)
-_KINDLESS = (SpanKind.UNSPECIFIED, SpanKind.INTERNAL)
+_MESSAGING = (SpanKind.PRODUCER, SpanKind.CONSUMER)
+_ENTRIES = (SpanKind.SERVER, SpanKind.CONSUMER)
 
 EdgeKey = tuple[str, str, str]  # parent, child, connection type
 
@@ -46,7 +47,7 @@ class ServiceCalls:
 
 
 class Call(NamedTuple):
-    """One RPC (or inferred call) found in a trace; the live path turns these into service-graph metrics."""
+    """One call between services found in a trace; the live path turns these into service-graph metrics."""
 
     parent: str
     child: str
@@ -59,65 +60,41 @@ class Call(NamedTuple):
 def virtual_peer(span: Span) -> tuple[str, str] | None:
     """The name and connection type of the uninstrumented peer a CLIENT/PRODUCER span called."""
     a = span.attributes
-    for name, kind in (
-        (a.peer_service, None),
-        (a.db_name, "database"),
-        (a.db_system, "database"),
-        (a.server_address, None),
-        (a.net_peer_name, None),
-        (a.rpc_service, None),
-    ):
-        if name:
-            if kind is not None:
-                return name, kind
-            fallback = (
-                "database" if a.db_system else "messaging_system" if a.messaging_system else "virtual_node"
-            )
-            return name, fallback
-    return None
+    name = a.peer_service or a.db_name or a.db_system or a.server_address or a.net_peer_name or a.rpc_service
+    if not name:
+        return None
+    if span.kind is SpanKind.PRODUCER:
+        return name, "messaging_system"
+    return name, "database" if a.db_system or a.db_name else "virtual_node"
 
 
 def find_calls(tree: TraceTree) -> list[Call]:
+    """Every call between services in the trace: one per parent/child pair across services, and one per
+    CLIENT/PRODUCER span to the uninstrumented peer it names when no child of it is in another service."""
     spans = tree.spans
     calls = []
     for index, span in enumerate(spans):
-        kids = tree.children[index]
-        if span.kind in _CALLERS:
-            paired = False
-            for child in kids:
-                callee = spans[child]
-                if callee.kind not in _CALLEES:
-                    continue
-                paired = True
-                if callee.service != span.service:
-                    kind = "request" if callee.kind is SpanKind.SERVER else "messaging_system"
-                    calls.append(
-                        Call(
-                            span.service,
-                            callee.service,
-                            kind,
-                            span.is_error or callee.is_error,
-                            span.duration_ns,
-                            callee.duration_ns,
-                        )
-                    )
-            peer = None if paired else virtual_peer(span)
+        crossed = False
+        for child in tree.children[index]:
+            callee = spans[child]
+            if callee.service == span.service:
+                continue
+            crossed = True
+            messaging = span.kind in _MESSAGING or callee.kind in _MESSAGING
+            calls.append(
+                Call(
+                    span.service,
+                    callee.service,
+                    "messaging_system" if messaging else "",
+                    span.is_error or callee.is_error,
+                    span.duration_ns,
+                    callee.duration_ns,
+                )
+            )
+        if not crossed and span.kind in _CALLERS:
+            peer = virtual_peer(span)
             if peer is not None:
                 calls.append(Call(span.service, peer[0], peer[1], span.is_error, span.duration_ns, 0))
-        elif span.kind in _KINDLESS:
-            for child in kids:
-                other = spans[child]
-                if other.kind in _KINDLESS and other.service != span.service:
-                    calls.append(
-                        Call(
-                            span.service,
-                            other.service,
-                            "inferred",
-                            span.is_error or other.is_error,
-                            span.duration_ns,
-                            other.duration_ns,
-                        )
-                    )
     return calls
 
 
@@ -141,7 +118,7 @@ class DependencyAnalyzer:
             service = self.services.get(span.service)
             if service is None:
                 service = self.services[span.service] = ServiceCalls()
-            if span.kind is SpanKind.SERVER or index in roots:
+            if span.kind in _ENTRIES or index in roots:
                 service.calls += 1
                 service.errors += span.is_error
                 service.duration_ns += span.end_ns - span.start_ns

@@ -28,8 +28,8 @@ class Format(enum.Enum):
 
 
 _SHAPES = (
-    'expected Jaeger ({"data": [...]} or a trace with "spans"), Zipkin v2 (an array of spans or of traces) '
-    'or OTLP JSON ({"resourceSpans": [...]}, one per line for JSON Lines)'
+    'expected Jaeger ({"data": [...]}, a trace with "spans", or an array of spans with "spanID"), Zipkin v2 '
+    '(an array of spans or of traces) or OTLP JSON ({"resourceSpans": [...]}, one per line for JSON Lines)'
 )
 
 

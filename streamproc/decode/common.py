@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from streamproc.model import (
     ATTRIBUTE_INDEX,
     NO_ATTRIBUTES,
+    SPAN_ID_BYTES,
     SkippedSpan,
     SkipReason,
     Span,
@@ -20,7 +22,6 @@ from streamproc.model import (
 T = TypeVar("T")
 
 TRACE_ID_BYTES = 16
-SPAN_ID_BYTES = 8
 _ATTRIBUTE_COUNT = len(SpanAttributes._fields)
 
 
@@ -58,17 +59,41 @@ def _id_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def parse_hex_id(value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str) -> bytes:
-    """Decode a hex id of one of `sizes` bytes, left-padded with zeros to `pad_to` bytes.
+def parse_hex_id(
+    value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str, base64: bool = False
+) -> bytes:
+    """Decode a hex id of one of `sizes` bytes, left-padded with zeros to `pad_to` bytes. With `base64`,
+    an id as long as the base64 form of one of `sizes` (24 characters for 16 bytes, 12 for 8; never a
+    valid hex length there) is read as base64, as protobuf's JSON mapping writes bytes.
 
     An all-zero id is invalid (OTLP and W3C trace context both say so).
     """
     if not isinstance(value, str):
         raise SpanProblem(reason, f"{what} is {type(value).__name__}, expected a hex string")
+    if base64 and len(value) in {_base64_length(size) for size in sizes}:
+        try:
+            raw = binascii.a2b_base64(value, strict_mode=True)
+        except binascii.Error:
+            raise SpanProblem(reason, f"{what} {value!r} is neither hex nor base64") from None
+        if len(raw) not in sizes:
+            expected = " or ".join(str(size) for size in sizes)
+            raise SpanProblem(reason, f"{what} {value!r} is {len(raw)} bytes in base64, expected {expected}")
+        return _checked_id(raw, value, sizes=sizes, pad_to=pad_to, reason=reason, what=what)
     try:
         raw = bytes.fromhex(value)
     except ValueError:
         raise SpanProblem(reason, f"{what} {value!r} is not hex") from None
+    return _checked_id(raw, value, sizes=sizes, pad_to=pad_to, reason=reason, what=what)
+
+
+def _base64_length(size: int) -> int:
+    return 4 * -(-size // 3)
+
+
+def _checked_id(
+    raw: bytes, value: str, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str
+) -> bytes:
+    """`raw` if it is one of `sizes` bytes and not all zeros, left-padded with zeros to `pad_to` bytes."""
     if len(raw) not in sizes:
         expected = " or ".join(str(size * 2) for size in sizes)
         raise SpanProblem(reason, f"{what} {value!r} has {len(value)} hex digits, expected {expected}")
@@ -79,14 +104,21 @@ def parse_hex_id(value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: Ski
     return raw
 
 
-def parse_parent_id(value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,)) -> bytes:
+def parse_parent_id(value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,), base64: bool = False) -> bytes:
     """A parent span id; empty, missing or all-zero means the span is a root."""
     if value is None or value == "":
         return b""
     if isinstance(value, str) and value.strip("0") == "":
         return b""
+    if base64 and isinstance(value, str) and value.rstrip("=").strip("A") == "":
+        return b""  # all zeros in base64
     return parse_hex_id(
-        value, sizes=sizes, pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_PARENT_ID, what="parent span id"
+        value,
+        sizes=sizes,
+        pad_to=SPAN_ID_BYTES,
+        reason=SkipReason.BAD_PARENT_ID,
+        what="parent span id",
+        base64=base64,
     )
 
 

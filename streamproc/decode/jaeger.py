@@ -1,4 +1,5 @@
-"""Jaeger query-API JSON (`{"data": [trace, ...]}`, or one bare trace object) into spans.
+"""Jaeger query-API JSON (`{"data": [trace, ...]}`, one bare trace object, or a bare array of spans with
+the process inline, as Jaeger's anonymizer writes them) into spans.
 
 Times are microseconds; the parent is the first CHILD_OF reference, else the first reference; the service
 comes from the trace's `processes` (or a span's own `process`); errors are tag `error=true` or
@@ -21,7 +22,6 @@ from typing import Any
 import msgspec
 
 from streamproc.decode.common import (
-    SPAN_ID_BYTES,
     TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
@@ -32,7 +32,7 @@ from streamproc.decode.common import (
     parse_parent_id,
     to_int,
 )
-from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import SPAN_ID_BYTES, UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
 from streamproc.units import NS_PER_US
 
 _KINDS = {
@@ -102,6 +102,12 @@ def jaeger_traces(doc: Any) -> list[Any] | None:
         return None
     if isinstance(doc, list) and doc and all(isinstance(t, dict) and "spans" in t for t in doc):
         return doc
+    if (
+        isinstance(doc, list)
+        and doc
+        and all(isinstance(s, dict) and "spanID" in s and "traceID" in s for s in doc)
+    ):
+        return [{"spans": doc}]  # spans with their `process` inline
     return None
 
 

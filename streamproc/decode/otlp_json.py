@@ -1,9 +1,10 @@
-"""OTLP JSON (`resourceSpans`, also the older `instrumentationLibrarySpans`) into spans.
+"""OTLP JSON (`resourceSpans`, the older `instrumentationLibrarySpans`, Tempo's `batches`) into spans.
 
 OTLP JSON rules: ids are hex strings (trace 32 digits, span 16), enums are integers (names accepted too),
-64-bit integers may be strings or numbers, keys are lowerCamelCase. The Collector's file exporter writes one
-such document per line (JSON Lines), a trace split across lines and resources; the spans of every line are
-decoded alike and regrouped by trace id afterwards.
+64-bit integers may be strings or numbers, keys are lowerCamelCase. Ids in base64 (24 and 12 characters),
+as protobuf's own JSON mapping and Tempo write them, are read too: the lengths tell the two apart.
+The Collector's file exporter writes one such document per line (JSON Lines), a trace split across lines
+and resources; the spans of every line are decoded alike and regrouped by trace id afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from streamproc.decode.common import (
-    SPAN_ID_BYTES,
     TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
@@ -24,18 +24,26 @@ from streamproc.decode.common import (
     scalar_text,
     to_int,
 )
-from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import SPAN_ID_BYTES, UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
 
 _SCALAR_KEYS = ("stringValue", "intValue", "boolValue", "doubleValue")
 
 
+def _resource_spans(doc: Any) -> Any:
+    """The list of ResourceSpans: `resourceSpans`, or `batches` in Tempo's trace JSON; None otherwise."""
+    if not isinstance(doc, dict):
+        return None
+    found = doc.get("resourceSpans", doc.get("batches"))
+    return found if isinstance(found, list) else None
+
+
 def is_otlp(doc: Any) -> bool:
-    return isinstance(doc, dict) and isinstance(doc.get("resourceSpans"), list)
+    return _resource_spans(doc) is not None
 
 
 def decode_otlp_json(doc: Any) -> DecodeResult:
     result = DecodeResult()
-    for resource_spans in doc.get("resourceSpans") or ():
+    for resource_spans in _resource_spans(doc) or ():
         resource = resource_spans.get("resource") or {}
         attributes = dict(_attribute_pairs(resource.get("attributes")))
         service = intern_text(attributes.get("service.name"), UNKNOWN_SERVICE)
@@ -89,9 +97,15 @@ def _span(raw: dict[str, Any], service: str) -> Span:
         pad_to=TRACE_ID_BYTES,
         reason=SkipReason.BAD_TRACE_ID,
         what="trace id",
+        base64=True,
     )
     span_id = parse_hex_id(
-        raw.get("spanId"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+        raw.get("spanId"),
+        sizes=(8,),
+        pad_to=SPAN_ID_BYTES,
+        reason=SkipReason.BAD_SPAN_ID,
+        what="span id",
+        base64=True,
     )
     start_ns = to_int(raw.get("startTimeUnixNano"), "startTimeUnixNano")
     end_ns = to_int(raw.get("endTimeUnixNano"), "endTimeUnixNano")
@@ -112,7 +126,7 @@ def _span(raw: dict[str, Any], service: str) -> Span:
     return Span(
         trace_id=trace_id,
         span_id=span_id,
-        parent_span_id=parse_parent_id(raw.get("parentSpanId")),
+        parent_span_id=parse_parent_id(raw.get("parentSpanId"), base64=True),
         service=service,
         name=intern_text(raw.get("name")),
         kind=kind,

@@ -20,7 +20,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from streamproc.decode.common import (
     ATTRIBUTE_SETS,
-    SPAN_ID_BYTES,
     TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
@@ -29,6 +28,7 @@ from streamproc.decode.common import (
 from streamproc.model import (
     ATTRIBUTE_INDEX,
     NO_ATTRIBUTES,
+    SPAN_ID_BYTES,
     UNKNOWN_SERVICE,
     SkippedSpan,
     SkipReason,

@@ -1,8 +1,12 @@
 """Zipkin v2 JSON (an array of spans, or an array of traces) into spans.
 
-Times are microseconds; a span is an error when its tags hold the key `error` (the value, unless it is
-"true" or empty, is the message); `remoteEndpoint.serviceName` is the peer service; a `shared` SERVER
-span reuses its client's span id, so it is given an id of its own and made the client's child.
+Times are microseconds; `duration` is optional (a span without one is kept, with duration 0); a span is an
+error when its tags hold the key `error` (the value, unless it is "true" or empty, is the message);
+`remoteEndpoint.serviceName` is the peer service.
+
+A `shared` SERVER span reuses its client's span id. As Zipkin itself does, it becomes a span of its own,
+a child of the client span, and a span naming that id as its parent hangs under the server span when its
+local service is the server's, else under the client span (`_unshare`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from streamproc.decode.common import (
-    SPAN_ID_BYTES,
     TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
@@ -22,7 +25,15 @@ from streamproc.decode.common import (
     to_int,
 )
 from streamproc.jsonio import JSONError, loads
-from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import (
+    SHARED_SERVER_SUFFIX,
+    SPAN_ID_BYTES,
+    UNKNOWN_SERVICE,
+    SkipReason,
+    Span,
+    SpanKind,
+    StatusCode,
+)
 from streamproc.units import NS_PER_US
 
 _KINDS = {
@@ -47,6 +58,7 @@ def zipkin_spans(doc: Any) -> list[Any] | None:
 def decode_zipkin(doc: Any) -> DecodeResult:
     result = DecodeResult()
     shared: list[Span] = []
+    others: list[Span] = []
     for raw in zipkin_spans(doc) or ():
         try:
             span = _span(raw)
@@ -59,22 +71,34 @@ def decode_zipkin(doc: Any) -> DecodeResult:
         if raw.get("shared") is True and span.kind is SpanKind.SERVER:
             shared.append(span)
         else:
-            result.spans.append(span)
-    result.spans.extend(_unshare(shared, result.spans))
+            others.append(span)
+    result.spans = _unshare(shared, others) if shared else others
     return result
 
 
 def _unshare(shared: list[Span], others: list[Span]) -> list[Span]:
-    """Give each shared SERVER span an id of its own (the bitwise complement) under its client span."""
-    clients = {(s.trace_id, s.span_id) for s in others if s.kind is SpanKind.CLIENT}
+    """Shared SERVER spans as spans of their own under their client span (id + SHARED_SERVER_SUFFIX), and
+    the spans that name the shared id moved under the server span where they run in the server's service.
+    A shared span whose client is not in the input keeps its id."""
+    ids = {(s.trace_id, s.span_id) for s in others}
+    servers: dict[tuple[bytes, bytes], Span] = {}
+    kept = []
+    for server in shared:
+        key = (server.trace_id, server.span_id)
+        if key in ids and key not in servers:
+            servers[key] = server._replace(
+                span_id=server.span_id + SHARED_SERVER_SUFFIX, parent_span_id=server.span_id
+            )
+        else:
+            kept.append(server)
     spans = []
-    for span in shared:
-        if (span.trace_id, span.span_id) in clients:
-            own_id = bytes(b ^ 0xFF for b in span.span_id)
-            spans.append(span._replace(span_id=own_id, parent_span_id=span.span_id))
+    for span in others:
+        host = servers.get((span.trace_id, span.parent_span_id))
+        if host is not None and span.service == host.service:
+            spans.append(span._replace(parent_span_id=host.span_id))
         else:
             spans.append(span)
-    return spans
+    return [*spans, *servers.values(), *kept]
 
 
 def _span(raw: dict[str, Any]) -> Span:
@@ -89,7 +113,7 @@ def _span(raw: dict[str, Any]) -> Span:
         raw.get("id"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
     )
     start_us = to_int(raw.get("timestamp"), "timestamp")
-    duration_us = to_int(raw.get("duration"), "duration")
+    duration_us = 0 if raw.get("duration") is None else to_int(raw.get("duration"), "duration")
     start_ns = start_us * NS_PER_US
     end_ns = (start_us + duration_us) * NS_PER_US
     check_times(start_ns, end_ns)

@@ -19,11 +19,19 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 
 from streamproc.decode import Format
 from streamproc.jsonio import dumps
-from streamproc.model import ATTRIBUTE_KEYS, Span, SpanKind, StatusCode, Trace
+from streamproc.model import ATTRIBUTE_KEYS, SPAN_ID_BYTES, Span, SpanKind, StatusCode, Trace
 from streamproc.units import NS_PER_US
 
 _INT_ATTRIBUTES = frozenset({"http_status_code"})
 _EXCEPTION_FIELDS = frozenset({"exception_type", "exception_message"})
+
+
+def _wire_id(span_id: bytes) -> bytes:
+    """A span id as the wire formats take it: 8 bytes. A Zipkin shared server's copy (the client's id plus
+    a suffix byte) becomes the bitwise complement of the client's id, unique in its trace."""
+    if len(span_id) <= SPAN_ID_BYTES:
+        return span_id
+    return bytes(b ^ 0xFF for b in span_id[:SPAN_ID_BYTES])
 
 
 def span_attribute_items(span: Span) -> Iterator[tuple[str, str | int]]:
@@ -93,12 +101,16 @@ def _jaeger_trace(trace: Trace) -> dict[str, Any]:
         references = []
         if span.parent_span_id:
             references.append(
-                {"refType": "CHILD_OF", "traceID": span.trace_id.hex(), "spanID": span.parent_span_id.hex()}
+                {
+                    "refType": "CHILD_OF",
+                    "traceID": span.trace_id.hex(),
+                    "spanID": _wire_id(span.parent_span_id).hex(),
+                }
             )
         spans.append(
             {
                 "traceID": span.trace_id.hex(),
-                "spanID": span.span_id.hex(),
+                "spanID": _wire_id(span.span_id).hex(),
                 "operationName": span.name,
                 "references": references,
                 "startTime": span.start_ns // NS_PER_US,
@@ -136,7 +148,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         tags["otel.status_code"] = "OK"
     out: dict[str, Any] = {
         "traceId": span.trace_id.hex(),
-        "id": span.span_id.hex(),
+        "id": _wire_id(span.span_id).hex(),
         "name": span.name,
         "timestamp": span.start_ns // NS_PER_US,
         "duration": (span.end_ns - span.start_ns) // NS_PER_US,
@@ -144,7 +156,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         "tags": tags,
     }
     if span.parent_span_id:
-        out["parentId"] = span.parent_span_id.hex()
+        out["parentId"] = _wire_id(span.parent_span_id).hex()
     if span.kind in _ZIPKIN_KINDS:
         out["kind"] = _ZIPKIN_KINDS[span.kind]
     if exception_items(span):
@@ -163,7 +175,7 @@ def _otlp_value(value: str | int) -> dict[str, str]:
 def otlp_span(span: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": span.trace_id.hex(),
-        "spanId": span.span_id.hex(),
+        "spanId": _wire_id(span.span_id).hex(),
         "name": span.name,
         "kind": int(span.kind),
         "startTimeUnixNano": str(span.start_ns),
@@ -172,7 +184,7 @@ def otlp_span(span: Span) -> dict[str, Any]:
         "status": {"code": int(span.status), "message": span.status_message} if span.status else {},
     }
     if span.parent_span_id:
-        out["parentSpanId"] = span.parent_span_id.hex()
+        out["parentSpanId"] = _wire_id(span.parent_span_id).hex()
     if exception_items(span):
         out["events"] = [
             {
@@ -223,8 +235,8 @@ def otlp_request(spans: Iterable[Span]) -> PB2ExportTraceServiceRequest:
         by_service.setdefault(span.service, []).append(
             PB2Span(
                 trace_id=span.trace_id,
-                span_id=span.span_id,
-                parent_span_id=span.parent_span_id,
+                span_id=_wire_id(span.span_id),
+                parent_span_id=_wire_id(span.parent_span_id),
                 name=span.name,
                 kind=PB2Span.SpanKind.ValueType(span.kind),
                 start_time_unix_nano=span.start_ns,
