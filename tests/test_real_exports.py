@@ -40,7 +40,7 @@ def test_tempo_trace_json_with_base64_ids_is_read(capsys):
     assert len(traces) == 1
     report = batch_report(capsys, TEMPO)
     assert report["summary"]["trace_count"] == 1
-    assert report["summary"]["duration_stats"]["max_ms"] == 85.77  # 877522688 .. 963292160 ns
+    assert report["summary"]["duration_stats"]["max_ms"] == 85.769  # 963,292,160 - 877,522,688 ns
 
 
 def test_tempo_service_graph_edges_batch(capsys):
