@@ -71,3 +71,134 @@ def test_tempo_service_graph_edges_live():
         assert live == TEMPO_EDGES
     finally:
         service.shutdown()
+
+
+#: openzipkin/zipkin zipkin-lens/testdata/skew.json, as it is: a shared SERVER span (serviceb) reusing its
+#: client's id (servicea), and an `async` span of serviceb naming that id as its parent.
+ZIPKIN_SKEW = [
+    {
+        "traceId": "1e223ff1f80f1c69",
+        "parentId": "74280ae0c10d8062",
+        "id": "43210ae0c10d1234",
+        "name": "async",
+        "timestamp": 1470150004008762,
+        "duration": 65000,
+        "localEndpoint": {"serviceName": "serviceb", "ipv4": "192.0.0.0"},
+    },
+    {
+        "traceId": "1e223ff1f80f1c69",
+        "parentId": "bf396325699c84bf",
+        "id": "74280ae0c10d8062",
+        "kind": "SERVER",
+        "name": "post",
+        "timestamp": 1470150004008761,
+        "duration": 93577,
+        "localEndpoint": {"serviceName": "serviceb", "ipv4": "192.0.0.0"},
+        "shared": True,
+    },
+    {
+        "traceId": "1e223ff1f80f1c69",
+        "id": "bf396325699c84bf",
+        "kind": "SERVER",
+        "name": "get",
+        "timestamp": 1470150004071068,
+        "duration": 99411,
+        "localEndpoint": {"serviceName": "servicea", "ipv4": "127.0.0.0"},
+    },
+    {
+        "traceId": "1e223ff1f80f1c69",
+        "parentId": "bf396325699c84bf",
+        "id": "74280ae0c10d8062",
+        "kind": "CLIENT",
+        "name": "post",
+        "timestamp": 1470150004074202,
+        "duration": 94539,
+        "localEndpoint": {"serviceName": "servicea", "ipv4": "127.0.0.0"},
+    },
+]
+
+
+def test_zipkin_shared_span_is_placed_as_zipkin_places_it(tmp_path, capsys):
+    """skew.json: the shared server becomes the client's child, `async` (serviceb) hangs under the server
+    (its service), and the critical path names only ids in the file.
+
+    By hand (µs after ...4000000): get 71068-170479; client post 74202-168741; server post 8761-102338,
+    clamped to its client: 74202-102338; async 8762-73762 lies before that and is dropped. Path: get
+    168741-170479 (1738), client 102338-168741 (66403), server 74202-102338 (28136), get 71068-74202
+    (3134): 99411 in all, the root's duration.
+    """
+    path = tmp_path / "skew.json"
+    path.write_bytes(msgspec.json.encode(ZIPKIN_SKEW))
+    _, result = decode_bytes(path.read_bytes(), "skew")
+    by_name = {(s.service, s.name): s for s in result.spans}
+    client, server = by_name["servicea", "post"], by_name["serviceb", "post"]
+    assert server.parent_span_id == client.span_id
+    assert by_name["serviceb", "async"].parent_span_id == server.span_id
+    report = batch_report(capsys, path, "--critical-path", "--dependencies")
+    (entry,) = report["critical_paths"]
+    # The trace's duration is max(end) - min(start), 170479 - 8761: serviceb's clock runs early (skew).
+    assert (entry["total_duration_ms"], entry["critical_path_duration_ms"]) == (161.718, 99.411)
+    assert [(s["span_id"], s["service"], s["critical_ms"]) for s in entry["spans"]] == [
+        ("bf396325699c84bf", "servicea", 4.872),  # in the order the path first reaches each span
+        ("74280ae0c10d8062", "serviceb", 28.136),
+        ("74280ae0c10d8062", "servicea", 66.403),
+    ]
+    edges = report["dependencies"]["edges"]
+    assert [(e["parent"], e["child"], e["call_count"]) for e in edges] == [("servicea", "serviceb", 1)]
+
+
+def test_zipkin_span_without_duration_is_kept_and_keeps_its_children(tmp_path, capsys):
+    """Zipkin v2 makes `duration` optional (an unfinished or instantaneous span): the span is kept with
+    duration 0, so its child is not orphaned (zipkin-lens testdata has spans without one)."""
+    spans = [dict(ZIPKIN_SKEW[2]), dict(ZIPKIN_SKEW[3])]
+    del spans[1]["duration"]
+    spans.append(dict(ZIPKIN_SKEW[0], parentId="74280ae0c10d8062", localEndpoint={"serviceName": "servicea"}))
+    path = tmp_path / "no-duration.json"
+    path.write_bytes(msgspec.json.encode(spans))
+    report = batch_report(capsys, path)
+    assert (report["summary"]["span_count"], report["summary"]["skipped_spans"]) == (3, 0)
+    (entry,) = report["critical_paths"]
+    assert entry["spans"][0]["operation"] == "get"
+    _, result = decode_bytes(path.read_bytes(), "no-duration")
+    post = next(s for s in result.spans if s.name == "post")
+    assert post.end_ns == post.start_ns
+    assert len(group_traces(result.spans)[0]) == 1
+
+
+def test_jaeger_anonymizer_output_is_a_trace_export(tmp_path, capsys):
+    """Jaeger's anonymizer writes a bare array of spans, each with its `process` inline
+    (jaegertracing/jaeger cmd/anonymizer): it is read as Jaeger."""
+    spans = [
+        {
+            "traceID": "5b8aa5a2d2c872e8321cf37308d69df2",
+            "spanID": "051581bf3cb55c13",
+            "operationName": "GET /",
+            "references": [],
+            "startTime": 1_700_000_000_000_000,
+            "duration": 5_000,
+            "tags": [{"key": "span.kind", "type": "string", "value": "server"}],
+            "process": {"serviceName": "frontend", "tags": []},
+        },
+        {
+            "traceID": "5b8aa5a2d2c872e8321cf37308d69df2",
+            "spanID": "5c8d21bf5a43e2d9",
+            "operationName": "SELECT",
+            "references": [
+                {
+                    "refType": "CHILD_OF",
+                    "traceID": "5b8aa5a2d2c872e8321cf37308d69df2",
+                    "spanID": "051581bf3cb55c13",
+                }
+            ],
+            "startTime": 1_700_000_000_001_000,
+            "duration": 3_000,
+            "tags": [{"key": "span.kind", "type": "string", "value": "server"}],
+            "process": {"serviceName": "mysql", "tags": []},
+        },
+    ]
+    path = tmp_path / "anonymized.json"
+    path.write_bytes(msgspec.json.encode(spans))
+    fmt, result = decode_bytes(path.read_bytes(), "anonymized")
+    assert (fmt, [s.service for s in result.spans]) == (Format.JAEGER, ["frontend", "mysql"])
+    edges = batch_report(capsys, path, "--dependencies")["dependencies"]["edges"]
+    assert [(e["parent"], e["child"]) for e in edges] == [("frontend", "mysql")]
