@@ -21,12 +21,22 @@ from tests.builders import span, suite_of, trace, trace_id
         ("trace 4bf92f3577b34da6a3ce929d0e0e4736 failed", "trace ? failed"),
         ("id 123e4567-e89b-12d3-a456-426614174000 gone", "id ? gone"),
         ("bad pointer 0xdeadbeef", "bad pointer ?"),
-        ("HTTP 503  Service   Unavailable", "HTTP ? Service Unavailable"),
+        ("HTTP 503  Service   Unavailable", "HTTP 503 Service Unavailable"),
         ("retry v2 of step3", "retry v2 of step3"),
+        (
+            "HTTP 504 from recommendation-service after 3012ms",
+            "HTTP 504 from recommendation-service after ?ms",
+        ),
+        ("401", "401"),  # a Zipkin error tag holding only the status
+        ("upstream status=502, code: 429, HTTP/1.1 503", "upstream status=502, code: 429, HTTP/1.1 503"),
+        ("got 503 bytes in 200 ms", "got ? bytes in ? ms"),  # no keyword: a count, not a code
+        ("status 600 or 99", "status ? or ?"),  # outside 100-599
+        ("UNAVAILABLE: s3 over http2 refused", "UNAVAILABLE: s3 over http2 refused"),
     ],
 )
 def test_messages_are_normalised(raw, expected):
-    """Numbers, quoted values, UUIDs and hex ids become ?; identifiers with digits stay."""
+    """Numbers, quoted values, UUIDs and hex ids become ?; identifiers with digits, gRPC status names and
+    HTTP status codes (after HTTP, status or code, or alone) stay."""
     assert normalize(raw) == expected
 
 
@@ -40,7 +50,18 @@ def _normalize_by_definition(text: str) -> str:
         r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b", "?", text
     )
     text = re.sub(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "?", text)
-    text = re.sub(r"(?<![A-Za-z_?])-?\d+(?:\.\d+)?", "?", text)
+    whole = text
+
+    def number(match: re.Match[str]) -> str:
+        code = re.fullmatch(r"[1-5]\d\d", match.group()) is not None
+        alone = whole.strip() == match.group()
+        after = re.search(
+            r"(?i)(?<![a-z])(?:http(?:/\d(?:\.\d)?)?|status|code)[\s:=_#]*$", whole[: match.start()]
+        )
+        version = whole[: match.start()].upper().endswith("HTTP/")
+        return match.group() if version or (code and (alone or after)) else "?"
+
+    text = re.sub(r"(?<![A-Za-z_?])-?\d+(?:\.\d+)?", number, text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -74,6 +95,10 @@ def _normalize_by_definition(text: str) -> str:
                 "7",
                 "42",
                 "3.14",
+                "503",
+                "HTTP ",
+                "status=",
+                "Code:",
                 "٣",
             ]
         )
@@ -136,7 +161,7 @@ def test_originating_propagated_and_handled():
     assert patterns == [
         ("db", "query", "deadlock on row ?", "originating", 2),
         ("backend", "load", "upstream failed", "propagated", 2),
-        ("gateway", "GET /", "HTTP ?", "propagated", 1),
+        ("gateway", "GET /", "HTTP 502", "propagated", 1),
     ]
     assert [p["share_pct"] for p in errors["patterns"]] == [40.0, 40.0, 20.0]
     gateway = errors["by_service"]["gateway"]

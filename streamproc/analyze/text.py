@@ -16,6 +16,11 @@ _HEX_LETTER = re.compile(r"[a-fA-F]")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
 _NUMBER = re.compile(r"(?<![A-Za-z_?])-?\d+(?:\.\d+)?")
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
+# What makes a 100-599 number an HTTP status code worth keeping: it follows HTTP (with a version or not),
+# status or code, with nothing but separators between.
+_CODE_BEFORE = re.compile(
+    r"(?<![A-Za-z])(?:[Hh][Tt][Tt][Pp](?:/\d(?:\.\d)?)?|[Ss][Tt][Aa][Tt][Uu][Ss]|[Cc][Oo][Dd][Ee])[\s:=_#]*$"
+)
 _DIGIT = re.compile(r"\d")
 
 NO_MESSAGE = "(no message)"
@@ -32,22 +37,24 @@ def _hex(match: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """Replace quoted values, UUIDs, hex ids, IP addresses and numbers with `?`; collapse white space.
+    Low-cardinality codes stay: an HTTP status (100-599) after `HTTP`, `status` or `code`, or alone, and
+    numbers that are part of a word (`s3`, `http2`).
 
     This runs for every bottleneck and erroring span. Recent results are cached: most statements are
     parameterised by their instrumentation and most messages are fixed text, so the same few texts recur
     (a text with a literal in it only passes through the cache; a long one is never kept).
     """
-    return _normalize_cached(text) if len(text) <= _CACHEABLE_LENGTH else _normalize(text)
+    return _normalize_cached(text) if len(text) <= _CACHEABLE_LENGTH else _normalize(text, keep_codes=True)
 
 
 def normalize_statement(statement: str) -> str:
     """A database statement with its literals replaced by `?` and value lists folded: `IN (?)`."""
     if len(statement) <= _CACHEABLE_LENGTH:
         return _normalize_statement_cached(statement)
-    return _LIST.sub("(?)", _normalize(statement))
+    return _LIST.sub("(?)", _normalize(statement, keep_codes=False))
 
 
-def _normalize(text: str) -> str:
+def _normalize(text: str, *, keep_codes: bool) -> str:
     """A pattern runs only where the text holds a character every match of it needs (a quote; a hyphen;
     a digit): each pass costs microseconds."""
     if "'" in text or '"' in text:
@@ -57,18 +64,32 @@ def _normalize(text: str) -> str:
     if _DIGIT.search(text):
         text = _HEX.sub(_hex, text)
         text = _IPV4.sub("?", text)
-        text = _NUMBER.sub("?", text)
+        text = _NUMBER.sub(_number if keep_codes else "?", text)
     return " ".join(text.split())
+
+
+def _number(match: re.Match[str]) -> str:
+    """`?` for a number, except an HTTP status code where the text says it is one, or stands alone, and
+    the version in `HTTP/1.1`."""
+    token, text = match.group(), match.string
+    if text[max(0, match.start() - 5) : match.start()].upper() == "HTTP/":
+        return token  # the protocol version: part of the word
+    if len(token) == 3 and "1" <= token[0] <= "5" and token.isdigit():
+        if not text[: match.start()].strip() and not text[match.end() :].strip():
+            return token
+        if _CODE_BEFORE.search(text, 0, match.start()):
+            return token
+    return "?"
 
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
 def _normalize_cached(text: str) -> str:
-    return _normalize(text)
+    return _normalize(text, keep_codes=True)
 
 
 @functools.lru_cache(maxsize=_CACHED_TEXTS)
 def _normalize_statement_cached(statement: str) -> str:
-    return _LIST.sub("(?)", _normalize(statement))
+    return _LIST.sub("(?)", _normalize(statement, keep_codes=False))
 
 
 def error_message(span: Span) -> str:
