@@ -119,7 +119,8 @@ def test_errors_only_report_has_only_error_traces(capsys, scenario_files):
     """--errors-only keeps error traces: the error rate is 100 %."""
     result = report(capsys, scenario_files[INCIDENT, Format.OTLP_JSON], "--errors-only", "--errors")
     assert result["summary"]["error_rate"] == 100.0
-    assert set(result) == {"summary", "errors"}
+    assert set(result) == {"summary", "errors", "filters"}
+    assert result["filters"]["errors_only"] is True
 
 
 def test_baseline_comparison(capsys, scenario_files):
@@ -150,7 +151,7 @@ def test_text_report_reads_well(capsys, scenario_files):
     line = next(
         line for line in text.splitlines() if line.strip().startswith("1. user-service.database_query")
     )
-    assert " - Duration: " in line and "% of trace) - Occurrences: 400/400 traces - Pattern: SELECT" in line
+    assert " - Self time: " in line and "% of trace) - Occurrences: 400/400 traces - Pattern: SELECT" in line
     assert "By service" in text and "EXAMPLE TRACE" in text
 
 

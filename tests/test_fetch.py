@@ -106,7 +106,7 @@ def test_fetch_from_the_query_api_analyzes_and_saves(capsys, tmp_path, jaeger):
     assert path == "/api/traces"
     assert (query["service"], query["limit"]) == (["api-gateway"], ["50"])
     assert int(query["end"][0]) - int(query["start"][0]) == 2 * 3600 * 10**6
-    assert run(capsys, saved, "--json")[:2] == (0, out)
+    assert run(capsys, saved, "--json", "--service", "api-gateway")[:2] == (0, out)
 
 
 def test_fetch_falls_back_to_api_v3(capsys, tmp_path, jaeger):
@@ -118,7 +118,7 @@ def test_fetch_falls_back_to_api_v3(capsys, tmp_path, jaeger):
     assert [path for path, _ in server.requests] == ["/api/traces", "/api/v3/traces"]
     query = server.requests[1][1]
     assert (query["query.service_name"], query["query.search_depth"]) == (["api-gateway"], ["50"])
-    assert run(capsys, saved, "--json")[:2] == (0, out)
+    assert run(capsys, saved, "--json", "--service", "api-gateway")[:2] == (0, out)
 
 
 def test_jaeger_error_is_reported_not_analyzed(capsys, tmp_path, jaeger):

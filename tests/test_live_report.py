@@ -53,6 +53,15 @@ def test_live_report_equals_batch_report(capsys, replayed, scenario_files, scena
     assert live.pop("window")["complete"] is True
     live_stats = live["summary"].pop("duration_stats")
     batch_stats = batch["summary"].pop("duration_stats")
+    assert batch.pop("filters").pop("input_traces") == len(scenario_traces[Scenario.INCIDENT])
+    assert live.pop("filters") == {
+        "time_range": None,
+        "since": None,
+        "until": None,
+        "latency_threshold_ms": None,
+        "service": None,
+        "errors_only": False,
+    }
     assert live == batch
     durations = [build_tree(t).duration_ns for t in scenario_traces[Scenario.INCIDENT]]
     for key in ("min_ms", "mean_ms", "max_ms"):
@@ -66,7 +75,7 @@ def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scena
     """Section flags and filters of the CLI work as query parameters, with the batch report's answers."""
     path = scenario_files[Scenario.INCIDENT, Format.JAEGER]
     live = report(replayed, "window=1h&errors&top=3")
-    assert set(live) == {"summary", "errors", "window"}
+    assert set(live) == {"summary", "errors", "filters", "window"}
     assert len(live["errors"]["patterns"]) == 3
     filtered = report(replayed, "window=1h&errors_only=true&dependencies")
     batch = batch_report(capsys, path, "--errors-only", "--dependencies")

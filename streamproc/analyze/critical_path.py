@@ -196,6 +196,7 @@ def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> CriticalPath:
         "trace_id": tree.trace_id.hex(),
         "total_duration_ms": ms(tree.duration_ns),
         "critical_path_duration_ms": ms(sum(per_span.values())),
+        "root_count": len(tree.roots),
         "spans": [
             {
                 "span_id": span_id_hex(spans[index].span_id),

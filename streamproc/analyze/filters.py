@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from streamproc.analyze.schema import Filters
 from streamproc.analyze.tree import TraceTree
-from streamproc.units import NS_PER_MS
+from streamproc.units import NS_PER_MS, NS_PER_S, iso_time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +32,17 @@ class TraceFilter:
     @property
     def active(self) -> bool:
         return self != TraceFilter()
+
+    def report(self) -> Filters:
+        """The report's `filters` object."""
+        return {
+            "time_range": None if self.time_range_ns is None else self.time_range_ns / NS_PER_S,
+            "since": None if self.since_ns is None else iso_time(self.since_ns),
+            "until": None if self.until_ns is None else iso_time(self.until_ns),
+            "latency_threshold_ms": self.latency_threshold_ms,
+            "service": self.service,
+            "errors_only": self.errors_only,
+        }
 
 
 def filter_trees(trees: Sequence[TraceTree], rules: TraceFilter) -> list[TraceTree]:

@@ -56,7 +56,10 @@ class PathSpan(TypedDict):
 class CriticalPath(TypedDict):
     trace_id: str
     total_duration_ms: float
-    critical_path_duration_ms: float
+    critical_path_duration_ms: (
+        float  # the sum of every root's path: more than the trace's with parallel roots
+    )
+    root_count: int  # spans without a parent in the trace; each has a path of its own
     spans: list[PathSpan]
 
 
@@ -159,6 +162,18 @@ class Window(TypedDict):
     filtered_from_recent_traces: NotRequired[int]  # with filters: the recent traces they were applied to
 
 
+class Filters(TypedDict):
+    """The filters a report was made with; every key present, None (or false) where not set."""
+
+    time_range: float | None  # seconds before the newest trace's start
+    since: str | None  # ISO 8601 UTC
+    until: str | None
+    latency_threshold_ms: float | None
+    service: str | None
+    errors_only: bool
+    input_traces: NotRequired[int]  # batch: traces in the inputs before the filters
+
+
 class Report(TypedDict):
     summary: Summary
     bottlenecks: NotRequired[list[Bottleneck]]
@@ -166,5 +181,6 @@ class Report(TypedDict):
     critical_path_summary: NotRequired[list[CriticalPathShare]]
     errors: NotRequired[Errors]
     dependencies: NotRequired[Dependencies]
+    filters: NotRequired[Filters]  # always present in batch and live reports; absent in a comparison's sides
     comparison: NotRequired[Comparison]
     window: NotRequired[Window]

@@ -18,6 +18,7 @@ from streamproc.batch.inputs import (
     collector_paused,
     load_inputs,
     read_source,
+    require_spans,
     source_name,
 )
 from streamproc.batch.pool import Progress, no_progress
@@ -61,6 +62,7 @@ def analyze_inputs(
             name = source_name(sources[0])
             both = decode_and_analyze_jaeger(name, data, rules, options, progress, jobs=jobs)
             if both is not None:
+                require_spans(both[0])
                 return Analyzed(*both)
             loaded = load_inputs([name], forced=forced, read=lambda _source: data, progress=progress)
         else:

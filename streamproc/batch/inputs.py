@@ -17,7 +17,7 @@ from pathlib import Path
 from streamproc.analyze import TraceTree, build_tree
 from streamproc.batch.pool import Progress, no_progress
 from streamproc.decode import DecodeResult, Format, decode_bytes, group_traces
-from streamproc.errors import InputError
+from streamproc.errors import DecodeError, InputError
 from streamproc.model import SkippedSpan
 
 
@@ -35,6 +35,11 @@ def skipped_warning(where: str, kept: int, skipped: list[SkippedSpan]) -> str | 
     """One line for the user: how many spans of `where` were skipped, why, and the first of them."""
     if not skipped:
         return None
+    return f"{where}: skipped {len(skipped):,} of {kept + len(skipped):,} spans {_why(skipped)}"
+
+
+def _why(skipped: list[SkippedSpan]) -> str:
+    """`(3 bad_span_id, 1 end_before_start); first: trace ..., span ...: what was wrong with it`."""
     reasons = Counter(s.reason.value for s in skipped)
     first = skipped[0]
     ids = ", ".join(
@@ -46,10 +51,18 @@ def skipped_warning(where: str, kept: int, skipped: list[SkippedSpan]) -> str | 
         if part
     )
     summary = ", ".join(f"{n:,} {reason}" for reason, n in reasons.most_common())
-    return (
-        f"{where}: skipped {len(skipped):,} of {kept + len(skipped):,} spans "
-        f"({summary}); first: {ids + ': ' if ids else ''}{first.detail}"
-    )
+    return f"({summary}); first: {ids + ': ' if ids else ''}{first.detail}"
+
+
+def require_spans(account: InputAccount) -> None:
+    """Raise DecodeError naming the first input that held no valid span at all, and why."""
+    for source in account.sources:
+        if source.span_count == 0:
+            if source.skipped:
+                problem = f"no valid span: all {len(source.skipped):,} were skipped {_why(source.skipped)}"
+            else:
+                problem = "no spans in it (an empty export?)"
+            raise DecodeError(source.source, problem)
 
 
 @dataclass(slots=True)
@@ -59,6 +72,7 @@ class InputAccount:
     sources: list[SourceReport] = field(default_factory=list)
     duplicates: list[SkippedSpan] = field(default_factory=list)  # span ids repeated within a trace, any input
     span_count: int = 0  # spans decoded from all inputs, duplicates included
+    trace_count: int = 0  # traces they make, before any filter
 
     @property
     def skipped(self) -> int:
@@ -133,7 +147,9 @@ def load_inputs(
         for source in progress(sources, "reading", len(sources)):
             fmt, result = decode_bytes(read(source), source_name(source), forced)
             decoded.append((source_name(source), fmt, result))
-        return group_decoded(decoded, progress)
+        loaded = group_decoded(decoded, progress)
+    require_spans(loaded.account)
+    return loaded
 
 
 def group_decoded(
@@ -146,4 +162,4 @@ def group_decoded(
     traces, duplicates = group_traces(combined.spans)
     trees = [build_tree(trace) for trace in progress(traces, "indexing", len(traces))]
     reports = [SourceReport(name, fmt, len(result.spans), result.skipped) for name, fmt, result in decoded]
-    return LoadedTraces(trees, InputAccount(reports, duplicates, len(combined.spans)))
+    return LoadedTraces(trees, InputAccount(reports, duplicates, len(combined.spans), len(trees)))

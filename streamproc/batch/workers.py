@@ -152,7 +152,7 @@ def _combined(source: str, chunks: list[_ChunkFindings]) -> tuple[InputAccount, 
     skipped = [span for part in parts for source_report in part.sources for span in source_report.skipped]
     report = SourceReport(source, Format.JAEGER, span_count, skipped)
     duplicates = [span for part in parts for span in part.duplicates]
-    account = InputAccount([report], duplicates, span_count)
+    account = InputAccount([report], duplicates, span_count, sum(part.trace_count for part in parts))
     return account, _merged([chunk.suite for chunk in chunks])
 
 

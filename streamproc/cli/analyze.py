@@ -182,6 +182,9 @@ def run(argv: Sequence[str], prog: str) -> int:
     for warning in current.inputs.warnings():
         print(f"{prog}: warning: {warning}", file=sys.stderr)
     report = current.suite.report(sections=sections, top=args.top, skipped_spans=current.inputs.skipped)
+    filters = rules.report()
+    filters["input_traces"] = current.inputs.trace_count
+    report["filters"] = filters
     if args.baseline:
         before = analyzed(args.baseline)
         base_report = before.suite.report(

@@ -81,6 +81,7 @@ class ReportWindows:
                 suite.merge(bucket.suite)
             window = _window(window_ns, since, now_ns, filtered=None, complete=True)
         report = suite.report(sections=sections, top=top, skipped_spans=skipped)
+        report["filters"] = (rules or TraceFilter()).report()
         report["window"] = window
         return report
 

@@ -12,11 +12,12 @@ from streamproc.analyze.schema import (
     CriticalPathShare,
     Dependencies,
     Errors,
+    Filters,
     Report,
     Summary,
 )
 from streamproc.jsonio import dumps_indented
-from streamproc.report.table import ms_text, num, pct_text, shorten, table
+from streamproc.report.table import duration_text, num, pct_text, shorten, table
 
 PATTERN_WIDTH = 72
 
@@ -29,6 +30,16 @@ def render_text(
     report: Report, *, title: str, verbose: bool = False, bottleneck_threshold_pct: float = 20.0
 ) -> str:
     lines = [title, "=" * len(title), ""]
+    filters = report.get("filters")
+    described = _filters_text(filters) if filters is not None else None
+    if filters is not None and described is not None:
+        matched = report["summary"]["trace_count"]
+        found = (
+            f"{num(matched)} of {num(filters['input_traces'])}" if "input_traces" in filters else num(matched)
+        )
+        lines += [f"Filters: traces {described}: {found} traces match", ""]
+        if matched == 0:
+            return "\n".join([*lines, "No trace matches the filters: nothing to report."]) + "\n"
     if "comparison" in report:
         lines += _comparison(report["comparison"])
     lines += _summary(report["summary"])
@@ -41,6 +52,24 @@ def render_text(
     if "dependencies" in report:
         lines += _dependencies(report["dependencies"], verbose)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _filters_text(filters: Filters) -> str | None:
+    """The filters in words (`slower than 500 ms; through service api`), None if there are none."""
+    parts = []
+    if filters["time_range"] is not None:
+        parts.append(f"started within {duration_text(filters['time_range'] * 1000)} before the newest trace")
+    if filters["since"] is not None:
+        parts.append(f"started at or after {filters['since']}")
+    if filters["until"] is not None:
+        parts.append(f"started before {filters['until']}")
+    if filters["latency_threshold_ms"] is not None:
+        parts.append(f"slower than {duration_text(filters['latency_threshold_ms'])}")
+    if filters["service"] is not None:
+        parts.append(f"through service {filters['service']}")
+    if filters["errors_only"]:
+        parts.append("with an erroring span")
+    return "; ".join(parts) or None
 
 
 def _summary(summary: Summary) -> list[str]:
@@ -64,7 +93,7 @@ def _summary(summary: Summary) -> list[str]:
     lines += ["", "  Trace duration"]
     lines += table(
         ["min", "mean", "p50", "p95", "p99", "max"],
-        [[ms_text(stats[k]) for k in ("min_ms", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")]],
+        [[duration_text(stats[k]) for k in ("min_ms", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms")]],
         right=range(6),
         indent="    ",
     )
@@ -77,9 +106,9 @@ def _bottlenecks(rows: list[Bottleneck], threshold: float, verbose: bool) -> lis
         return [*lines, "  none found", ""]
     for rank, row in enumerate(rows, start=1):
         pattern = row["pattern"] if verbose else shorten(row["pattern"], PATTERN_WIDTH)
-        duration = ms_text(row["mean_self_time_ms"])
+        self_time = duration_text(row["mean_self_time_ms"])
         line = (
-            f"  {rank:>2}. {row['service']}.{row['operation']} - Duration: {duration} "
+            f"  {rank:>2}. {row['service']}.{row['operation']} - Self time: {self_time} "
             f"({row['mean_share_pct']:.0f}% of trace) - Occurrences: {num(row['occurrences'])}/"
             f"{num(row['trace_count'])} traces"
         )
@@ -97,7 +126,7 @@ def _critical_paths(summary: list[CriticalPathShare], paths: list[CriticalPath],
             [
                 r["service"],
                 r["operation"],
-                ms_text(r["total_ms"]),
+                duration_text(r["total_ms"]),
                 pct_text(r["share_pct"]),
                 num(r["trace_count"]),
             ]
@@ -107,9 +136,11 @@ def _critical_paths(summary: list[CriticalPathShare], paths: list[CriticalPath],
     )
     lines += ["", "  Slowest traces"]
     for path in paths:
+        roots = path["root_count"]
+        several = f" over {roots} roots (one path per root, summed)" if roots > 1 else ""
         lines.append(
-            f"    {path['trace_id']}  {ms_text(path['total_duration_ms']):>10}  "
-            f"critical path {ms_text(path['critical_path_duration_ms'])}"
+            f"    {path['trace_id']}  {duration_text(path['total_duration_ms']):>10}  "
+            f"critical path {duration_text(path['critical_path_duration_ms'])}{several}"
         )
         if verbose:
             lines += table(
@@ -119,8 +150,8 @@ def _critical_paths(summary: list[CriticalPathShare], paths: list[CriticalPath],
                         s["service"],
                         s["operation"],
                         s["span_id"],
-                        ms_text(s["duration_ms"]),
-                        ms_text(s["critical_ms"]),
+                        duration_text(s["duration_ms"]),
+                        duration_text(s["critical_ms"]),
                     ]
                     for s in path["spans"]
                 ],
@@ -193,7 +224,7 @@ def _dependencies(deps: Dependencies, verbose: bool) -> list[str]:
     lines += table(
         ["SERVICE", "CALLS", "AVG DURATION", "ERROR RATE"],
         [
-            [name, num(s["call_count"]), ms_text(s["avg_duration_ms"]), pct_text(s["error_rate"], 2)]
+            [name, num(s["call_count"]), duration_text(s["avg_duration_ms"]), pct_text(s["error_rate"], 2)]
             for name, s in deps["services"].items()
         ],
         right=(1, 2, 3),
@@ -217,9 +248,9 @@ def _comparison(comparison: Comparison) -> list[str]:
     rows = [
         ("Traces", _direction(changes["trace_count"], "", num)),
         ("Error rate", _direction(changes["error_rate"], "%", lambda v: f"{v:.2f}")),
-        ("Mean", _direction(changes["mean_ms"], " ms", lambda v: num(v, 1))),
-        ("p95", _direction(changes["p95_ms"], " ms", lambda v: num(v, 1))),
-        ("p99", _direction(changes["p99_ms"], " ms", lambda v: num(v, 1))),
+        ("Mean", _direction(changes["mean_ms"], "", duration_text)),
+        ("p95", _direction(changes["p95_ms"], "", duration_text)),
+        ("p99", _direction(changes["p99_ms"], "", duration_text)),
     ]
     lines += [f"  {label:<11} {text}" for label, text in rows]
     if changes["bottlenecks"]:
@@ -230,8 +261,8 @@ def _comparison(comparison: Comparison) -> list[str]:
                 [
                     b["service"],
                     b["operation"],
-                    ms_text(b["baseline_ms"]),
-                    ms_text(b["current_ms"]) if b["current_ms"] is not None else "gone",
+                    duration_text(b["baseline_ms"]),
+                    duration_text(b["current_ms"]) if b["current_ms"] is not None else "gone",
                     f"{b['change_pct']:+.1f}%"
                     if b["change_pct"] is not None
                     else ("new" if b["baseline_ms"] is None else "resolved"),

@@ -10,10 +10,19 @@ def num(value: float, decimals: int = 0) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def ms_text(value: float | None) -> str:
-    if value is None:
+def duration_text(ms: float | None) -> str:
+    """A duration given in ms, in the unit its magnitude reads best in, always with the unit:
+    `12.5 µs`, `450 µs`, `60.1 ms`, `983 ms`, `1.75 s`, `50.0 s`, `1,250.5 s`. None is `-`."""
+    if ms is None:
         return "-"
-    return f"{value:,.0f}ms" if abs(value) >= 100 else f"{value:,.1f}ms"
+    size = abs(ms)
+    if size < 1:
+        us = ms * 1000
+        return f"{us:,.1f} µs" if abs(us) < 100 else f"{us:,.0f} µs"
+    if size < 1000:
+        return f"{ms:,.1f} ms" if size < 100 else f"{ms:,.0f} ms"
+    seconds = ms / 1000
+    return f"{seconds:,.2f} s" if abs(seconds) < 10 else f"{seconds:,.1f} s"
 
 
 def pct_text(value: float | None, decimals: int = 1) -> str:
