@@ -133,7 +133,8 @@ def test_baseline_comparison(capsys, scenario_files):
     assert changes["p95_ms"]["change_pct"] < -50
     assert changes["error_rate"]["current"] < changes["error_rate"]["baseline"]
     join = next(b for b in changes["bottlenecks"] if b["operation"] == "database_query")
-    assert join["baseline_ms"] > 100
+    assert join["baseline"]["mean_self_time_ms"] > 100
+    assert join["status"] == "shrank" and join["self_time_per_trace_change_ms"] < -100
     assert set(result["comparison"]) == {"baseline", "current", "changes"}
     code, text, _ = run(
         capsys, scenario_files[FIXED, Format.JAEGER], "--baseline", scenario_files[INCIDENT, Format.JAEGER]

@@ -86,9 +86,6 @@ class BottleneckAnalyzer:
         for key, stats in other.stats.items():
             self.stats.setdefault(key, BottleneckStats()).merge(stats)
 
-    def mean_self_ms(self) -> dict[OperationKey, float]:
-        return {key: ms(s.self_ns / s.occurrences) for key, s in self.stats.items()}
-
     def report(self, *, top: int | None = None) -> list[Bottleneck]:
         ranked = sorted(self.stats.items(), key=lambda item: (-item[1].self_ns, item[0]))
         rows: list[Bottleneck] = []

@@ -124,21 +124,43 @@ class Change(TypedDict):
     change_pct: float | None  # None where the baseline was 0 and the current value is not
 
 
+class BottleneckSide(TypedDict):
+    """One operation as a bottleneck on one side of a comparison (zeros where it was none)."""
+
+    occurrences: int  # traces in which it was a bottleneck
+    occurrence_rate: float  # per 100 traces
+    mean_self_time_ms: float  # over the occurrences
+    mean_share_pct: float
+
+
 class BottleneckChange(TypedDict):
     service: str
     operation: str
-    baseline_ms: float | None  # mean self time; None where it was no bottleneck on that side
-    current_ms: float | None
-    change_pct: float | None
+    status: str  # new, gone, grew, shrank or same (self time per trace within 10 %)
+    baseline: BottleneckSide
+    current: BottleneckSide
+    self_time_per_trace_change_ms: float  # its total self time per trace of the side, current - baseline
+
+
+class ErrorPatternChange(TypedDict):
+    service: str
+    operation: str
+    message: str
+    classification: str
+    status: str  # new, gone, grew, shrank or same (count per trace within 10 %)
+    baseline_count: int
+    current_count: int
 
 
 class Changes(TypedDict):
     trace_count: Change
     error_rate: Change
     mean_ms: Change
+    p50_ms: Change
     p95_ms: Change
     p99_ms: Change
     bottlenecks: list[BottleneckChange]
+    error_patterns: list[ErrorPatternChange]
 
 
 class Side(TypedDict):

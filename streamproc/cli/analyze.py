@@ -190,7 +190,7 @@ def run(argv: Sequence[str], prog: str) -> int:
         base_report = before.suite.report(
             sections=sections, top=args.top, skipped_spans=before.inputs.skipped
         )
-        report["comparison"] = compare(base_report, report, before.suite, current.suite)
+        report["comparison"] = compare(base_report, report, before.suite, current.suite, top=args.top)
     _emit(args, report, current, prog)
     return EXIT_OK
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from streamproc.analyze.schema import (
     Bottleneck,
+    BottleneckSide,
     Change,
     Comparison,
     CriticalPath,
@@ -249,27 +250,58 @@ def _comparison(comparison: Comparison) -> list[str]:
         ("Traces", _direction(changes["trace_count"], "", num)),
         ("Error rate", _direction(changes["error_rate"], "%", lambda v: f"{v:.2f}")),
         ("Mean", _direction(changes["mean_ms"], "", duration_text)),
+        ("p50", _direction(changes["p50_ms"], "", duration_text)),
         ("p95", _direction(changes["p95_ms"], "", duration_text)),
         ("p99", _direction(changes["p99_ms"], "", duration_text)),
     ]
     lines += [f"  {label:<11} {text}" for label, text in rows]
     if changes["bottlenecks"]:
-        lines += ["", "  Bottlenecks (mean self time where the operation was a bottleneck)"]
+        lines += ["", "  Bottlenecks, largest change in self time per trace first"]
         lines += table(
-            ["SERVICE", "OPERATION", "BASELINE", "CURRENT", "CHANGE"],
+            ["STATUS", "SERVICE", "OPERATION", "IN TRACES", "SELF TIME (MEAN)", "PER TRACE"],
             [
                 [
+                    b["status"],
                     b["service"],
                     b["operation"],
-                    duration_text(b["baseline_ms"]),
-                    duration_text(b["current_ms"]) if b["current_ms"] is not None else "gone",
-                    f"{b['change_pct']:+.1f}%"
-                    if b["change_pct"] is not None
-                    else ("new" if b["baseline_ms"] is None else "resolved"),
+                    _before_after(b["baseline"], b["current"], "occurrence_rate", pct_text),
+                    _before_after(b["baseline"], b["current"], "mean_self_time_ms", duration_text),
+                    _signed(b["self_time_per_trace_change_ms"]),
                 ]
                 for b in changes["bottlenecks"]
             ],
-            right=(2, 3, 4),
+            right=(3, 4, 5),
+            indent="    ",
+        )
+    if changes["error_patterns"]:
+        lines += ["", "  Error patterns, largest change in count per trace first"]
+        lines += table(
+            ["STATUS", "CLASS", "SERVICE", "OPERATION", "BEFORE", "NOW", "MESSAGE"],
+            [
+                [
+                    e["status"],
+                    e["classification"],
+                    e["service"],
+                    e["operation"],
+                    num(e["baseline_count"]),
+                    num(e["current_count"]),
+                    shorten(e["message"], 60),
+                ]
+                for e in changes["error_patterns"]
+            ],
+            right=(4, 5),
             indent="    ",
         )
     return [*lines, ""]
+
+
+def _before_after(
+    before: BottleneckSide, after: BottleneckSide, key: str, fmt: Callable[[float], str]
+) -> str:
+    """`before -> after` of one figure, `-` on a side where the operation was no bottleneck."""
+    sides = [fmt(side[key]) if side["occurrences"] else "-" for side in (before, after)]  # type: ignore[literal-required]
+    return f"{sides[0]} → {sides[1]}"
+
+
+def _signed(change_ms: float) -> str:
+    return ("+" if change_ms > 0 else "") + duration_text(change_ms)
