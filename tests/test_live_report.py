@@ -5,8 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from streamproc.analyze import build_tree
-from streamproc.analyze.sketch import RELATIVE_ACCURACY
+from streamproc.analyze.sketch import EXACT_LIMIT
 from streamproc.cli import analyze_main
 from streamproc.decode import Format
 from streamproc.tools.generate import Scenario
@@ -38,16 +37,8 @@ def batch_report(capsys, path, *flags):
     return msgspec.json.decode(capsys.readouterr().out)
 
 
-def within_sketch_error(live_ms: float, durations_ns: list[int], percent: int) -> bool:
-    """The sketch's value lies within its relative accuracy of the values around the exact rank."""
-    ordered = sorted(durations_ns)
-    rank = (len(ordered) - 1) * percent / 100
-    low, high = ordered[int(rank)] / 1e6, ordered[min(int(rank) + 1, len(ordered) - 1)] / 1e6
-    return low * (1 - RELATIVE_ACCURACY) <= live_ms <= high * (1 + RELATIVE_ACCURACY)
-
-
 def test_live_report_equals_batch_report(capsys, replayed, scenario_files, scenario_traces):
-    """Every count and list is equal; p50/p95/p99 are within the sketch's relative error."""
+    """Every count, list and percentile is equal: a window of fewer than EXACT_LIMIT traces keeps them all."""
     batch = batch_report(capsys, scenario_files[Scenario.INCIDENT, Format.JAEGER])
     live = report(replayed)
     assert live.pop("window")["complete"] is True
@@ -63,12 +54,8 @@ def test_live_report_equals_batch_report(capsys, replayed, scenario_files, scena
         "errors_only": False,
     }
     assert live == batch
-    durations = [build_tree(t).duration_ns for t in scenario_traces[Scenario.INCIDENT]]
-    for key in ("min_ms", "mean_ms", "max_ms"):
-        assert live_stats[key] == batch_stats[key]
-    for percent in (50, 95, 99):
-        assert within_sketch_error(live_stats[f"p{percent}_ms"], durations, percent), percent
-        assert live_stats[f"p{percent}_ms"] == pytest.approx(batch_stats[f"p{percent}_ms"], rel=0.01)
+    assert len(scenario_traces[Scenario.INCIDENT]) < EXACT_LIMIT
+    assert live_stats == batch_stats
 
 
 def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scenario_files):

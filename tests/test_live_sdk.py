@@ -135,7 +135,7 @@ def test_sdk_spans_become_trace_metrics(service):
 
 
 def test_openmetrics_scrape_carries_trace_id_exemplars(service):
-    """Scraped as OpenMetrics, histogram buckets carry a trace_id exemplar."""
+    """Scraped as OpenMetrics, histogram buckets carry a trace_id exemplar with the observed value."""
     shop = provider("shop", service.receiver.port)
     pay = provider("payments", service.receiver.port)
     checkout(shop.get_tracer("t"), pay.get_tracer("t"), duration_ms=50, fail=False)
@@ -152,5 +152,8 @@ def test_openmetrics_scrape_carries_trace_id_exemplars(service):
     ]
     assert len(with_exemplars) == 1  # one trace: only its bucket (le is inclusive: 50 ms is le="50.0")
     assert with_exemplars[0].startswith('trace_duration_ms_bucket{le="50.0"')
+    exemplar_value = float(with_exemplars[0].split("} ")[-1].split()[0])
+    duration = value(samples(service), "trace_duration_ms_sum", service="shop", operation="POST /checkout")
+    assert exemplar_value == duration == 50.0  # the trace's duration, not 0.0
     shop.shutdown()
     pay.shutdown()

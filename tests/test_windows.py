@@ -49,7 +49,8 @@ def test_buckets_older_than_the_retention_are_dropped():
     state.observe_trace(findings(2), T0 + 2 * 3600 * S)
     report = state.report(window_ns=24 * 3600 * S, now_ns=T0 + 2 * 3600 * S)
     assert report["summary"]["trace_count"] == 1
-    assert report["window"]["seconds"] == 24 * 3600.0  # as asked; the start says how far it reached
+    # Clamped to the retention, and says so.
+    assert (report["window"]["seconds"], report["window"]["requested_seconds"]) == (3600.0, 24 * 3600.0)
     assert report["window"]["start"] == "2026-01-01T01:00:00.000000Z"
 
 
@@ -86,3 +87,34 @@ def test_a_filtered_report_is_incomplete_when_the_ring_did_not_reach_back():
     report = state.report(window_ns=60 * S, now_ns=T0 + 5 * S, rules=TraceFilter(service="web"))
     assert report["summary"]["trace_count"] == 2
     assert report["window"]["complete"] is False
+
+
+def test_a_small_window_has_the_batch_reports_exact_percentiles():
+    """Three traces of 10, 20 and 400 ms: p99 is the batch report's interpolated 392.4 ms, not a sketch's."""
+    state = windows()
+    for number, end in enumerate((10, 20, 400), start=1):
+        t = tree(span(1, 0, 0, end, trace=trace_id(number), service="web", name="GET /"))
+        state.observe_trace(find(t, AnalysisOptions()), T0 + number * S)
+    stats = state.report(window_ns=60 * S, now_ns=T0 + 10 * S)["summary"]["duration_stats"]
+    assert (stats["p50_ms"], stats["p95_ms"], stats["p99_ms"]) == (20.0, 362.0, 392.4)
+
+
+def test_durations_beyond_the_exact_limit_are_answered_by_the_sketch():
+    """Past EXACT_LIMIT a store keeps no list; its percentiles stay within the sketch's relative error,
+    and merging two exact stores past the limit switches too."""
+    from streamproc.analyze.sketch import EXACT_LIMIT, RELATIVE_ACCURACY, SketchDurations
+    from streamproc.analyze.stats import percentiles
+
+    values = [1_000_000 * (n + 1) for n in range(EXACT_LIMIT * 2)]
+    store = SketchDurations()
+    for value in values:
+        store.add(value)
+    assert store.exact is None
+    for got, exact in zip(store.quantiles((50, 95, 99)), percentiles(values, (50, 95, 99)), strict=True):
+        assert abs(got - exact) <= exact * RELATIVE_ACCURACY + 1_000_000  # one rank apart at most
+    halves = [SketchDurations(), SketchDurations()]
+    for index, value in enumerate(values[: EXACT_LIMIT + 2]):
+        halves[index % 2].add(value)
+    assert halves[0].exact is not None
+    halves[0].merge(halves[1])
+    assert halves[0].exact is None

@@ -177,9 +177,10 @@ class Comparison(TypedDict):
 class Window(TypedDict):
     """The live report's window."""
 
-    seconds: float
+    seconds: float  # the window reported on: the one asked for, at most the retention
     start: str | None
     end: str | None
+    requested_seconds: NotRequired[float]  # present when the window asked for exceeded the retention
     complete: bool  # whether every trace of the window could be considered
     filtered_from_recent_traces: NotRequired[int]  # with filters: the recent traces they were applied to
 

@@ -26,7 +26,7 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class _Histogram:
     counts: list[int]
-    exemplars: list[str | None]
+    exemplars: list[tuple[str, float] | None]  # per bucket: the latest trace id and its observed value
     total: float = 0.0
 
     def observe(self, bounds: Sequence[float], value: float, trace_id: str | None) -> None:
@@ -34,7 +34,7 @@ class _Histogram:
         self.counts[index] += 1
         self.total += value
         if trace_id is not None:
-            self.exemplars[index] = trace_id
+            self.exemplars[index] = (trace_id, value)
 
 
 class _Family(Generic[T]):
@@ -128,7 +128,7 @@ class HistogramFamily(_Family[_Histogram]):
                 self._bounds, histogram.counts, histogram.exemplars, strict=True
             ):
                 cumulative += count
-                sample_exemplar = Exemplar({"trace_id": exemplar}, 0.0) if exemplar else None
+                sample_exemplar = Exemplar({"trace_id": exemplar[0]}, exemplar[1]) if exemplar else None
                 metric.add_sample(
                     f"{self.name}_bucket", {**labels, "le": bound}, cumulative, exemplar=sample_exemplar
                 )

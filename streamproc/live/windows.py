@@ -65,7 +65,8 @@ class ReportWindows:
         top: int | None = None,
         rules: TraceFilter | None = None,
     ) -> Report:
-        since = now_ns - min(window_ns, self.retention_ns)
+        asked_ns, window_ns = window_ns, min(window_ns, self.retention_ns)
+        since = now_ns - window_ns
         buckets = [b for b in self._buckets if b.start_ns + self.bucket_ns > since]
         skipped = sum(b.skipped_spans for b in buckets)
         suite = AnalysisSuite(self.options, SketchDurations())
@@ -80,6 +81,8 @@ class ReportWindows:
             for bucket in buckets:
                 suite.merge(bucket.suite)
             window = _window(window_ns, since, now_ns, filtered=None, complete=True)
+        if asked_ns > window_ns:
+            window["requested_seconds"] = asked_ns / NS_PER_S
         report = suite.report(sections=sections, top=top, skipped_spans=skipped)
         report["filters"] = (rules or TraceFilter()).report()
         report["window"] = window
