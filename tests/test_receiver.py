@@ -172,3 +172,25 @@ def test_over_capacity_answers_unavailable_and_counts_the_refusal():
     finally:
         release.set()
         running.shutdown()
+
+
+def test_a_port_in_use_is_a_startup_error_naming_the_address():
+    """A second server on a bound gRPC or HTTP port fails to start and names the address (gRPC's
+    SO_REUSEPORT would otherwise share the port silently)."""
+    from streamproc.live.service import Service
+    from streamproc.live.settings import Settings
+
+    first = start_service()
+    try:
+        grpc_taken = f"127.0.0.1:{first.receiver.port}"
+        second = Service(Settings(grpc_listen=grpc_taken, http_listen="127.0.0.1:0"))
+        with pytest.raises(OSError, match=f"cannot listen on {grpc_taken} \\(OTLP/gRPC\\)"):
+            second.start()
+        second.shutdown(timeout_s=1)
+        http_taken = f"127.0.0.1:{first.http.port}"
+        with pytest.raises(
+            OSError, match=f"cannot listen on {http_taken} \\(HTTP\\): Address already in use"
+        ):
+            Service(Settings(grpc_listen="127.0.0.1:0", http_listen=http_taken))
+    finally:
+        first.shutdown()

@@ -141,7 +141,12 @@ class HttpEndpoints:
         self._registry = registry
         self._build_report = report
         self._ready = ready
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen on {host or '0.0.0.0'}:{port} (HTTP): {exc.strerror or exc}"
+            ) from None
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)

@@ -84,6 +84,7 @@ class OtlpReceiver:
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
             options=[
                 ("grpc.max_receive_message_length", max_message_size),
+                ("grpc.so_reuseport", 0),  # a port in use is an error, never silently shared
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ],
         )
@@ -103,9 +104,14 @@ class OtlpReceiver:
 
     def start(self) -> int:
         """Bind and serve; returns the bound port (useful when asked for port 0)."""
-        self.port = self._server.add_insecure_port(self._address)
+        try:
+            self.port = self._server.add_insecure_port(self._address)
+        except RuntimeError:  # grpcio's answer when the address cannot be bound
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen on {self._address}")
+            raise OSError(
+                f"cannot listen on {self._address} (OTLP/gRPC): the address is in use or not available"
+            )
         self._server.start()
         self._accepting = True
         for name in ("", SERVICE_NAME):
