@@ -182,7 +182,7 @@ def test_several_files_and_stdin(capsys, monkeypatch, scenario_files, scenario_t
 def test_bad_spans_are_counted_and_warned_once(capsys, tmp_path, scenario_files):
     """Individually bad spans: one warning line naming the file, and summary.skipped_spans."""
     doc = msgspec.json.decode(scenario_files[INCIDENT, Format.JAEGER].read_bytes())
-    doc["data"][0]["spans"][1]["spanID"] = "abc"
+    doc["data"][0]["spans"][1]["spanID"] = "xyz"
     doc["data"][1]["spans"][2]["duration"] = -1
     path = tmp_path / "bad.json"
     path.write_bytes(msgspec.json.encode(doc))
@@ -359,7 +359,7 @@ def _damaged_jaeger(path, tmp_path, *, split_a_trace=False):
     does not fit the typed structs, and (optionally) one trace's spans in the first and the last object."""
     doc = msgspec.json.decode(path.read_bytes())
     traces = doc["data"]
-    traces[3]["spans"][0]["spanID"] = "123"
+    traces[3]["spans"][0]["spanID"] = "12g"
     traces[-5]["spans"][1]["duration"] = -1
     traces[-3]["spans"].append(traces[-3]["spans"][0])
     traces[-2]["spans"][0]["tags"].append({"value": "a tag without a key"})

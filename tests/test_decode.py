@@ -124,7 +124,7 @@ def _both_jaeger_paths(doc):
 def _edge_jaeger():
     doc = msgspec.json.decode(msgspec.json.encode(JAEGER))
     first, second = doc["data"][0]["spans"]
-    bad_id = dict(first, spanID="123")
+    bad_id = dict(first, spanID="12g")
     first.update(tags=None, logs=None, references=None)
     del first["processID"]
     second["references"] = [{"spanID": S1}, {"refType": "FOLLOWS_FROM", "traceID": "", "spanID": S3}]
@@ -154,7 +154,7 @@ def test_jaeger_optional_fields_missing_or_null():
     assert [(s.reason, s.span_id) for s in typed.skipped] == [
         (SkipReason.END_BEFORE_START, S3),
         (SkipReason.BAD_TRACE_ID, S3),
-        (SkipReason.BAD_SPAN_ID, "123"),
+        (SkipReason.BAD_SPAN_ID, "12g"),
     ]
 
 
@@ -353,7 +353,7 @@ def test_bad_spans_are_skipped_with_a_reason(change, reason):
 def test_bad_jaeger_and_zipkin_spans_are_skipped():
     """Wrong id lengths and negative durations are skipped in Jaeger and Zipkin too."""
     jaeger = msgspec.json.decode(msgspec.json.encode(JAEGER))
-    jaeger["data"][0]["spans"][0]["spanID"] = "123"
+    jaeger["data"][0]["spans"][0]["spanID"] = "12345678901234567"
     jaeger["data"][0]["spans"][1]["duration"] = -5
     _, result = decode(jaeger)
     assert [s.reason for s in result.skipped] == [SkipReason.BAD_SPAN_ID, SkipReason.END_BEFORE_START]
@@ -448,3 +448,40 @@ def test_jaeger_parent_ids_are_the_parents_own_span_id_objects():
     _, result = decode(reordered)
     charge, shop = result.spans
     assert charge.parent_span_id is shop.span_id
+
+
+def test_jaeger_ids_without_leading_zeros_are_numbers():
+    """Jaeger's model prints ids as numbers without leading zeros (jaegertracing/jaeger
+    model/converter/json/fixtures/ui_01.json: span ids "2", "3", trace id "0000000000000001"): they are
+    left-padded, and a reference into another trace is not the parent."""
+    doc = {
+        "traceID": "1",
+        "spans": [
+            {
+                "traceID": "1",
+                "spanID": "2",
+                "operationName": "a",
+                "startTime": 1,
+                "duration": 5,
+                "processID": "p",
+            },
+            {
+                "traceID": "0000000000000001",
+                "spanID": "4",
+                "operationName": "b",
+                "startTime": 1,
+                "duration": 5,
+                "processID": "p",
+                "references": [
+                    {"refType": "CHILD_OF", "traceID": "ff", "spanID": "ff"},
+                    {"refType": "CHILD_OF", "traceID": "1", "spanID": "2"},
+                ],
+            },
+        ],
+        "processes": {"p": {"serviceName": "x"}},
+    }
+    _, result = decode(doc)
+    parent, child = result.spans
+    assert parent.span_id.hex() == "0000000000000002"
+    assert parent.trace_id.hex() == "00000000000000000000000000000001" == child.trace_id.hex()
+    assert child.parent_span_id == parent.span_id

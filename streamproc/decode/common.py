@@ -60,11 +60,20 @@ def _id_text(value: Any) -> str:
 
 
 def parse_hex_id(
-    value: Any, *, sizes: tuple[int, ...], pad_to: int, reason: SkipReason, what: str, base64: bool = False
+    value: Any,
+    *,
+    sizes: tuple[int, ...],
+    pad_to: int,
+    reason: SkipReason,
+    what: str,
+    base64: bool = False,
+    short: bool = False,
 ) -> bytes:
     """Decode a hex id of one of `sizes` bytes, left-padded with zeros to `pad_to` bytes. With `base64`,
     an id as long as the base64 form of one of `sizes` (24 characters for 16 bytes, 12 for 8; never a
-    valid hex length there) is read as base64, as protobuf's JSON mapping writes bytes.
+    valid hex length there) is read as base64, as protobuf's JSON mapping writes bytes. With `short`, hex
+    shorter than the largest size is a number written without its leading zeros (Jaeger's model prints
+    ids so: span id "2").
 
     An all-zero id is invalid (OTLP and W3C trace context both say so).
     """
@@ -79,6 +88,8 @@ def parse_hex_id(
             expected = " or ".join(str(size) for size in sizes)
             raise SpanProblem(reason, f"{what} {value!r} is {len(raw)} bytes in base64, expected {expected}")
         return _checked_id(raw, value, sizes=sizes, pad_to=pad_to, reason=reason, what=what)
+    if short and 0 < len(value) < 2 * max(sizes):
+        value = value.zfill(2 * min(size for size in sizes if 2 * size >= len(value)))
     try:
         raw = bytes.fromhex(value)
     except ValueError:
@@ -104,7 +115,9 @@ def _checked_id(
     return raw
 
 
-def parse_parent_id(value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,), base64: bool = False) -> bytes:
+def parse_parent_id(
+    value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,), base64: bool = False, short: bool = False
+) -> bytes:
     """A parent span id; empty, missing or all-zero means the span is a root."""
     if value is None or value == "":
         return b""
@@ -119,6 +132,7 @@ def parse_parent_id(value: Any, *, sizes: tuple[int, ...] = (SPAN_ID_BYTES,), ba
         reason=SkipReason.BAD_PARENT_ID,
         what="parent span id",
         base64=base64,
+        short=short,
     )
 
 

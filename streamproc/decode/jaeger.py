@@ -192,7 +192,12 @@ def _span(
     span_id = span_ids.get(raw.spanID) if isinstance(raw.spanID, str) else None
     if span_id is None:
         span_id = parse_hex_id(
-            raw.spanID, sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+            raw.spanID,
+            sizes=(8,),
+            pad_to=SPAN_ID_BYTES,
+            reason=SkipReason.BAD_SPAN_ID,
+            what="span id",
+            short=True,
         )
         span_ids[raw.spanID] = span_id
     start_us, duration_us = raw.startTime, raw.duration
@@ -235,7 +240,12 @@ def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
     known = cache.get(value) if isinstance(value, str) else None
     if known is None:
         known = parse_hex_id(
-            value, sizes=(8, 16), pad_to=TRACE_ID_BYTES, reason=SkipReason.BAD_TRACE_ID, what="trace id"
+            value,
+            sizes=(8, 16),
+            pad_to=TRACE_ID_BYTES,
+            reason=SkipReason.BAD_TRACE_ID,
+            what="trace id",
+            short=True,
         )
         cache[value] = known
     return known
@@ -262,7 +272,7 @@ def _parent_id(value: Any, span_ids: dict[str, bytes]) -> bytes:
     known = span_ids.get(value) if isinstance(value, str) else None
     if known is not None:
         return known
-    parent = parse_parent_id(value)
+    parent = parse_parent_id(value, short=True)
     if parent:
         span_ids[value] = parent
     return parent
