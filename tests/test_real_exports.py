@@ -211,22 +211,49 @@ def _zipkin_skew_file(tmp_path: Path) -> Path:
     return path
 
 
+def _roots_and_microseconds_file(tmp_path: Path) -> Path:
+    """Five parallel 0.1 ms roots in one trace, a 250 µs trace, and an error with an HTTP status."""
+    from streamproc.model import Trace
+    from streamproc.tools.encode import encode
+    from tests.builders import span, trace_id
+
+    roots = tuple(span(n, 0, 0, 0.1, trace=trace_id(1), service="batch", name=f"job{n}") for n in range(1, 6))
+    fast = (
+        span(1, 0, 0, 0.25, trace=trace_id(2), service="cache", name="get"),
+        span(2, 1, 0.05, 0.2, trace=trace_id(2), service="store", name="read", error="HTTP 504 from store"),
+    )
+    path = tmp_path / "roots.json"
+    path.write_bytes(encode([Trace(trace_id(1), roots), Trace(trace_id(2), fast)], Format.OTLP_JSON))
+    return path
+
+
+_BUILT = {"zipkin-skew": _zipkin_skew_file, "roots-and-microseconds": _roots_and_microseconds_file}
+
+
 @pytest.mark.parametrize(
     "fixture",
-    ["tempo-queue-database.json", "otlp-example.json", "jaeger-ui-01.json", "zipkin-skew"],
+    [
+        "tempo-queue-database.json",
+        "otlp-example.json",
+        "jaeger-ui-01.json",
+        "zipkin-skew",
+        "zipkin-yelp.json",
+        "roots-and-microseconds",
+    ],
 )
 def test_batch_and_live_agree_on_real_structures(capsys, tmp_path, fixture):
     """Each file replayed through `serve` gives the batch report's findings. The files reproduce
     grafana/tempo's trace-with-queue-database.json, opentelemetry-proto's examples/trace.json (upper-case
     hex ids, a parent not in the file), jaegertracing/jaeger's model/converter/json/fixtures/ui_01.json
     (ids without leading zeros, a repeated span id, a reference into another trace) and openzipkin's
-    zipkin-lens/testdata/skew.json (a shared span, clock skew).
+    zipkin-lens/testdata/skew.json (a shared span, clock skew) and yelp.json (four shared spans, one a
+    root without its client).
 
     Two differences are by design and left out: `send` does not resend spans the batch decoder skipped,
     so the live report's skipped_spans is 0; and a Zipkin shared server span travels over OTLP under an id
     of its own (the complement of its client's), which the live critical path prints.
     """
-    path = _zipkin_skew_file(tmp_path) if fixture == "zipkin-skew" else FIXTURES / fixture
+    path = _BUILT[fixture](tmp_path) if fixture in _BUILT else FIXTURES / fixture
     batch = batch_report(capsys, path)
     loaded = decode_bytes(path.read_bytes(), fixture)[1]
     traces, _ = group_traces(loaded.spans)
@@ -241,9 +268,24 @@ def test_batch_and_live_agree_on_real_structures(capsys, tmp_path, fixture):
     for side in (batch, live):
         side.pop("filters")
         side["summary"].pop("skipped_spans")
-        if fixture == "zipkin-skew":
+        if fixture.startswith("zipkin"):
             for path_entry in side["critical_paths"]:
                 for span_entry in path_entry["spans"]:
                     span_entry.pop("span_id")
     live.pop("window")
     assert live == batch
+
+
+def test_zipkin_yelp_trace_places_each_span_by_its_service():
+    """zipkin-lens/testdata/yelp.json: mobile_api's spans that name the shared mobile_api server's id hang
+    under that server; yelp-main's spans that name the api proxy's shared id hang under its client span
+    (service `unknown`), their services differing from the server's; the shared root (routing) has no
+    client in the file and keeps its id."""
+    _, result = decode_bytes((FIXTURES / "zipkin-yelp.json").read_bytes(), "yelp")
+    spans = {(s.service, s.name): s for s in result.spans}
+    mobile_server = spans["mobile_api", "post /location/update/v4"]
+    assert mobile_server.parent_span_id.hex() == "f5f268651b2a2b34"  # its client, yelp-main's post
+    assert spans["mobile_api", "get_multi mobile_api_nonce"].parent_span_id == mobile_server.span_id
+    proxy_client = spans["unknown", "post"]
+    assert spans["yelp-main", "txn: user_get_basic_and_scout_info"].parent_span_id == proxy_client.span_id
+    assert spans["routing", "post /location/update/v4"].span_id.hex() == "2e8cfb154b59a41f"

@@ -225,7 +225,12 @@ def _dependencies(deps: Dependencies, verbose: bool) -> list[str]:
     lines += table(
         ["SERVICE", "CALLS", "AVG DURATION", "ERROR RATE"],
         [
-            [name, num(s["call_count"]), duration_text(s["avg_duration_ms"]), pct_text(s["error_rate"], 2)]
+            [
+                name,
+                num(s["call_count"]),
+                duration_text(s["avg_duration_ms"] if s["call_count"] else None),
+                pct_text(s["error_rate"] if s["call_count"] else None, 2),
+            ]
             for name, s in deps["services"].items()
         ],
         right=(1, 2, 3),
