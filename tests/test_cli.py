@@ -9,27 +9,13 @@ import msgspec
 import pytest
 
 from streamproc.analyze import build_tree
-from streamproc.cli import analyze_main, main
+from streamproc.cli import main
 from streamproc.decode import Format
 from streamproc.tools.generate import Scenario
+from tests.cli import report_json as report
+from tests.cli import run
 
 INCIDENT, FIXED, HEALTHY = Scenario.INCIDENT, Scenario.FIXED, Scenario.HEALTHY
-
-
-def run(capsys, *argv):
-    """analyze-traces in process: (exit code, stdout, stderr)."""
-    try:
-        code = analyze_main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def report(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return msgspec.json.decode(out)
 
 
 FLAG_SETS = [

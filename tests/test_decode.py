@@ -454,33 +454,15 @@ def test_jaeger_ids_without_leading_zeros_are_numbers():
     """Jaeger's model prints ids as numbers without leading zeros (jaegertracing/jaeger
     model/converter/json/fixtures/ui_01.json: span ids "2", "3", trace id "0000000000000001"): they are
     left-padded, and a reference into another trace is not the parent."""
-    doc = {
-        "traceID": "1",
-        "spans": [
-            {
-                "traceID": "1",
-                "spanID": "2",
-                "operationName": "a",
-                "startTime": 1,
-                "duration": 5,
-                "processID": "p",
-            },
-            {
-                "traceID": "0000000000000001",
-                "spanID": "4",
-                "operationName": "b",
-                "startTime": 1,
-                "duration": 5,
-                "processID": "p",
-                "references": [
-                    {"refType": "CHILD_OF", "traceID": "ff", "spanID": "ff"},
-                    {"refType": "CHILD_OF", "traceID": "1", "spanID": "2"},
-                ],
-            },
-        ],
-        "processes": {"p": {"serviceName": "x"}},
-    }
-    _, result = decode(doc)
+    references = [
+        {"refType": "CHILD_OF", "traceID": "ff", "spanID": "ff"},
+        {"refType": "CHILD_OF", "traceID": "1", "spanID": "2"},
+    ]
+    spans = [
+        {"traceID": trace, "spanID": sid, "references": refs, "startTime": 1, "duration": 5, "processID": "p"}
+        for trace, sid, refs in (("1", "2", []), ("0000000000000001", "4", references))
+    ]
+    _, result = decode({"traceID": "1", "spans": spans, "processes": {"p": {"serviceName": "x"}}})
     parent, child = result.spans
     assert parent.span_id.hex() == "0000000000000002"
     assert parent.trace_id.hex() == "00000000000000000000000000000001" == child.trace_id.hex()

@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import msgspec
 import pytest
 
-from streamproc.cli import analyze_main
 from streamproc.decode import Format
 from streamproc.tools.encode import encode, otlp_document
 from streamproc.tools.generate import Scenario
+from tests.cli import run
 
 
 class FakeJaeger:
@@ -69,14 +69,6 @@ def jaeger(scenario_traces) -> Iterator[Callable[[str], FakeJaeger]]:
     yield start
     for server in servers:
         server.close()
-
-
-def run(capsys, *argv):
-    try:
-        code = analyze_main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    return (code, *capsys.readouterr())
 
 
 def fetch(capsys, server, saved):

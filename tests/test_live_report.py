@@ -6,10 +6,10 @@ import msgspec
 import pytest
 
 from streamproc.analyze.sketch import EXACT_LIMIT
-from streamproc.cli import analyze_main
 from streamproc.decode import Format
 from streamproc.tools.generate import Scenario
 from streamproc.tools.send import send_traces
+from tests.cli import report_json
 from tests.live import http_get, report, samples, start_service, value, wait_for
 
 
@@ -32,14 +32,9 @@ def replayed(scenario_traces):
     service.shutdown()
 
 
-def batch_report(capsys, path, *flags):
-    assert analyze_main([str(path), "--json", *flags]) == 0
-    return msgspec.json.decode(capsys.readouterr().out)
-
-
-def test_live_report_equals_batch_report(capsys, replayed, scenario_files, scenario_traces):
+def test_live_report_equals_report_json(capsys, replayed, scenario_files, scenario_traces):
     """Every count, list and percentile is equal: a window of fewer than EXACT_LIMIT traces keeps them all."""
-    batch = batch_report(capsys, scenario_files[Scenario.INCIDENT, Format.JAEGER])
+    batch = report_json(capsys, scenario_files[Scenario.INCIDENT, Format.JAEGER])
     live = report(replayed)
     assert live.pop("window")["complete"] is True
     live_stats = live["summary"].pop("duration_stats")
@@ -65,12 +60,12 @@ def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scena
     assert set(live) == {"summary", "errors", "filters", "window"}
     assert len(live["errors"]["patterns"]) == 3
     filtered = report(replayed, "window=1h&errors_only=true&dependencies")
-    batch = batch_report(capsys, path, "--errors-only", "--dependencies")
+    batch = report_json(capsys, path, "--errors-only", "--dependencies")
     assert filtered["summary"]["trace_count"] == batch["summary"]["trace_count"]
     assert filtered["dependencies"] == batch["dependencies"]
     assert filtered["window"]["filtered_from_recent_traces"] == 400
     slow = report(replayed, "window=1h&latency_threshold=800&service=user-service&bottlenecks")
-    batch_slow = batch_report(
+    batch_slow = report_json(
         capsys, path, "--latency-threshold", "800", "--service", "user-service", "--bottlenecks"
     )
     assert slow["bottlenecks"] == batch_slow["bottlenecks"]

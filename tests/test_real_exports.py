@@ -8,9 +8,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from streamproc.cli import analyze_main
 from streamproc.decode import Format, decode_bytes, group_traces
 from streamproc.tools.send import send_traces
+from tests.cli import report_json as batch_report
 from tests.live import report, samples, start_service, value, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -23,11 +23,6 @@ TEMPO_EDGES = [
     ("mythical-server", "loki", "virtual_node"),  # HTTP POST (net.peer.name loki); children in-service
     ("mythical-server", "postgres", "database"),  # pg.query (db.name postgres)
 ]
-
-
-def batch_report(capsys, *argv) -> dict:
-    assert analyze_main([*map(str, argv), "--json"]) == 0
-    return msgspec.json.decode(capsys.readouterr().out)
 
 
 def test_tempo_trace_json_with_base64_ids_is_read(capsys):

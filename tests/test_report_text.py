@@ -6,21 +6,12 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from streamproc.cli import analyze_main
 from streamproc.decode import Format
 from streamproc.model import Trace
 from streamproc.report.table import duration_text
 from streamproc.tools.encode import encode
 from tests.builders import span, trace_id
-
-
-def run(capsys, *argv):
-    try:
-        code = analyze_main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli import run
 
 
 @pytest.mark.parametrize(

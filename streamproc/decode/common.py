@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -95,6 +96,15 @@ def parse_hex_id(
     except ValueError:
         raise SpanProblem(reason, f"{what} {value!r} is not hex") from None
     return _checked_id(raw, value, sizes=sizes, pad_to=pad_to, reason=reason, what=what)
+
+
+#: A trace id of 16 bytes (give `sizes=(8, 16)` where 64-bit ones are allowed: they are zero-extended).
+parse_trace_id = functools.partial(
+    parse_hex_id, sizes=(16,), pad_to=TRACE_ID_BYTES, reason=SkipReason.BAD_TRACE_ID, what="trace id"
+)
+parse_span_id = functools.partial(
+    parse_hex_id, sizes=(SPAN_ID_BYTES,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
+)
 
 
 def _base64_length(size: int) -> int:

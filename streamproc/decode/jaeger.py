@@ -22,17 +22,17 @@ from typing import Any
 import msgspec
 
 from streamproc.decode.common import (
-    TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
     check_times,
     extract_attributes,
     intern_text,
-    parse_hex_id,
     parse_parent_id,
+    parse_span_id,
+    parse_trace_id,
     to_int,
 )
-from streamproc.model import SPAN_ID_BYTES, UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
 from streamproc.units import NS_PER_US
 
 _KINDS = {
@@ -191,14 +191,7 @@ def _span(
     trace_id = _trace_id(raw.traceID, trace_ids)
     span_id = span_ids.get(raw.spanID) if isinstance(raw.spanID, str) else None
     if span_id is None:
-        span_id = parse_hex_id(
-            raw.spanID,
-            sizes=(8,),
-            pad_to=SPAN_ID_BYTES,
-            reason=SkipReason.BAD_SPAN_ID,
-            what="span id",
-            short=True,
-        )
+        span_id = parse_span_id(raw.spanID, short=True)
         span_ids[raw.spanID] = span_id
     start_us, duration_us = raw.startTime, raw.duration
     if type(start_us) is not int or type(duration_us) is not int:
@@ -239,14 +232,7 @@ def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
     """A trace id, decoded once per distinct id: every span and reference of a trace repeats it."""
     known = cache.get(value) if isinstance(value, str) else None
     if known is None:
-        known = parse_hex_id(
-            value,
-            sizes=(8, 16),
-            pad_to=TRACE_ID_BYTES,
-            reason=SkipReason.BAD_TRACE_ID,
-            what="trace id",
-            short=True,
-        )
+        known = parse_trace_id(value, sizes=(8, 16), short=True)
         cache[value] = known
     return known
 

@@ -13,18 +13,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from streamproc.decode.common import (
-    TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
     check_times,
     extract_attributes,
     intern_text,
-    parse_hex_id,
     parse_parent_id,
+    parse_span_id,
+    parse_trace_id,
     scalar_text,
     to_int,
 )
-from streamproc.model import SPAN_ID_BYTES, UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
 
 _SCALAR_KEYS = ("stringValue", "intValue", "boolValue", "doubleValue")
 
@@ -91,22 +91,8 @@ _STATUS_NAMES = {f"STATUS_CODE_{code.name}": code.value for code in StatusCode}
 
 
 def _span(raw: dict[str, Any], service: str) -> Span:
-    trace_id = parse_hex_id(
-        raw.get("traceId"),
-        sizes=(16,),
-        pad_to=TRACE_ID_BYTES,
-        reason=SkipReason.BAD_TRACE_ID,
-        what="trace id",
-        base64=True,
-    )
-    span_id = parse_hex_id(
-        raw.get("spanId"),
-        sizes=(8,),
-        pad_to=SPAN_ID_BYTES,
-        reason=SkipReason.BAD_SPAN_ID,
-        what="span id",
-        base64=True,
-    )
+    trace_id = parse_trace_id(raw.get("traceId"), base64=True)
+    span_id = parse_span_id(raw.get("spanId"), base64=True)
     start_ns = to_int(raw.get("startTimeUnixNano"), "startTimeUnixNano")
     end_ns = to_int(raw.get("endTimeUnixNano"), "endTimeUnixNano")
     check_times(start_ns, end_ns)

@@ -14,20 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from streamproc.decode.common import (
-    TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
     check_times,
     extract_attributes,
     intern_text,
-    parse_hex_id,
     parse_parent_id,
+    parse_span_id,
+    parse_trace_id,
     to_int,
 )
 from streamproc.jsonio import JSONError, loads
 from streamproc.model import (
     SHARED_SERVER_SUFFIX,
-    SPAN_ID_BYTES,
     UNKNOWN_SERVICE,
     SkipReason,
     Span,
@@ -102,16 +101,8 @@ def _unshare(shared: list[Span], others: list[Span]) -> list[Span]:
 
 
 def _span(raw: dict[str, Any]) -> Span:
-    trace_id = parse_hex_id(
-        raw.get("traceId"),
-        sizes=(8, 16),
-        pad_to=TRACE_ID_BYTES,
-        reason=SkipReason.BAD_TRACE_ID,
-        what="trace id",
-    )
-    span_id = parse_hex_id(
-        raw.get("id"), sizes=(8,), pad_to=SPAN_ID_BYTES, reason=SkipReason.BAD_SPAN_ID, what="span id"
-    )
+    trace_id = parse_trace_id(raw.get("traceId"), sizes=(8, 16))
+    span_id = parse_span_id(raw.get("id"))
     start_us = to_int(raw.get("timestamp"), "timestamp")
     duration_us = 0 if raw.get("duration") is None else to_int(raw.get("duration"), "duration")
     start_ns = start_us * NS_PER_US
