@@ -31,6 +31,7 @@ class Summary(TypedDict):
     error_span_count: int
     error_rate: float  # percent of traces
     skipped_spans: int
+    malformed_traces: int  # traces whose parent chains looped, analyzed after the loop was cut
     time_range: TimeRange
     duration_stats: DurationStats
 

@@ -47,6 +47,7 @@ class SummaryAnalyzer:
         self.error_traces = 0
         self.error_spans = 0
         self.partial_traces = 0
+        self.malformed_traces = 0
         self.start_ns: int | None = None
         self.end_ns: int | None = None
         self.durations: DurationStore = durations if durations is not None else ExactDurations()
@@ -60,6 +61,7 @@ class SummaryAnalyzer:
         self.error_spans += tree.error_span_count
         self.error_traces += tree.is_error
         self.partial_traces += tree.partial
+        self.malformed_traces += tree.malformed
         duration = tree.duration_ns
         self.durations.add(duration)
         self.total_ns += duration
@@ -74,6 +76,7 @@ class SummaryAnalyzer:
         self.error_traces += other.error_traces
         self.error_spans += other.error_spans
         self.partial_traces += other.partial_traces
+        self.malformed_traces += other.malformed_traces
         self.durations.merge(other.durations)
         self.total_ns += other.total_ns
         if other.min_ns is not None and other.max_ns is not None:
@@ -98,6 +101,7 @@ class SummaryAnalyzer:
             "error_span_count": self.error_spans,
             "error_rate": self.error_rate,
             "skipped_spans": skipped_spans,
+            "malformed_traces": self.malformed_traces,
             "time_range": {"start": iso_time(self.start_ns), "end": iso_time(self.end_ns)},
             "duration_stats": {
                 "min_ms": ms(self.min_ns or 0),

@@ -2,6 +2,11 @@
 
 Built once per trace and shared by every analyzer. Spans are addressed by their position in `spans`.
 Nothing here recurses, so a chain of 100,000 spans is as safe as a flat trace.
+
+Malformed structure (DESIGN section 5): a parent chain that loops (A -> B -> A) is cut so that the trace
+is still a forest: in each loop the earliest-starting span (ties: the lowest span id) loses its parent and
+becomes a root. The choice depends on the spans only, not on their order, so the batch and the live path
+cut alike. A span that is its own parent is a root too. Such a tree is marked `malformed`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ class TraceTree(NamedTuple):
     end_ns: int
     error_span_count: int
     partial: bool = False
+    malformed: bool = False  # a parent loop was cut (or a span named itself as its parent)
 
     @property
     def duration_ns(self) -> int:
@@ -75,7 +81,8 @@ class TraceTree(NamedTuple):
 
 
 def build_tree(trace: Trace) -> TraceTree:
-    """Index a trace. Spans whose parent is missing (orphans) are roots, as are spans without a parent."""
+    """Index a trace. Spans whose parent is missing (orphans) are roots, as are spans without a parent;
+    parent loops are cut (see the module's docstring)."""
     spans = trace.spans
     if not spans:
         raise ValueError("a trace needs at least one span")
@@ -83,11 +90,15 @@ def build_tree(trace: Trace) -> TraceTree:
     children: list[list[int]] = [[] for _ in spans]
     roots = []
     errors = 0
+    malformed = False
     start, end = spans[0].start_ns, spans[0].end_ns
     for index, span in enumerate(spans):
         parent = position.get(span.parent_span_id) if span.parent_span_id else None
-        if parent is None or parent == index:
+        if parent is None:
             roots.append(index)
+        elif parent == index:
+            roots.append(index)
+            malformed = True
         else:
             children[parent].append(index)
         if span.status == 2:  # StatusCode.ERROR; the int compare keeps this loop cheap
@@ -97,6 +108,9 @@ def build_tree(trace: Trace) -> TraceTree:
             start = span.start_ns
         if span.end_ns > end:  # noqa: PLR1730
             end = span.end_ns
+    if _reachable(roots, children) < len(spans):
+        roots += _cut_loops(spans, position, children)
+        malformed = True
     if len(roots) > 1:
         roots.sort(key=lambda i: (spans[i].start_ns, spans[i].parent_span_id != b"", spans[i].span_id))
     return TraceTree(
@@ -108,4 +122,40 @@ def build_tree(trace: Trace) -> TraceTree:
         end_ns=end,
         error_span_count=errors,
         partial=trace.partial,
+        malformed=malformed,
     )
+
+
+def _reachable(roots: list[int], children: list[list[int]]) -> int:
+    """How many spans hang from the roots: all of them unless a parent chain loops."""
+    count = len(roots)
+    stack = list(roots)
+    while stack:
+        kids = children[stack.pop()]
+        if kids:
+            count += len(kids)
+            stack.extend(kids)
+    return count
+
+
+def _cut_loops(spans: tuple[Span, ...], position: dict[bytes, int], children: list[list[int]]) -> list[int]:
+    """Cut every parent loop at its earliest-starting span (ties: the lowest id); those spans, now roots.
+    `children` is updated in place. Runs only for a trace that has a loop."""
+    parent_of = [position.get(span.parent_span_id) if span.parent_span_id else None for span in spans]
+    state = [0] * len(spans)  # 0 not seen, 1 on the walk in progress, 2 done
+    cuts = []
+    for first in range(len(spans)):
+        walk = []
+        node = first if state[first] == 0 else None
+        while node is not None and state[node] == 0:
+            state[node] = 1
+            walk.append(node)
+            node = parent_of[node] if parent_of[node] != node else None
+        if node is not None and state[node] == 1:
+            loop = walk[walk.index(node) :]
+            cut = min(loop, key=lambda i: (spans[i].start_ns, spans[i].span_id))
+            children[parent_of[cut]].remove(cut)  # type: ignore[index]  # in a loop, every span has a parent
+            cuts.append(cut)
+        for node in walk:
+            state[node] = 2
+    return cuts

@@ -234,6 +234,12 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             overflow,
         ),
         _counter(
+            "streamproc_malformed_traces",
+            "Traces whose parent chains looped: cut at the loop's earliest span and analyzed all the same.",
+            "",
+            {"": stats.malformed_traces},
+        ),
+        _counter(
             "streamproc_requests_undecodable",
             "OTLP requests that could not be decoded at all "
             "(answered INVALID_ARGUMENT; their spans cannot be counted).",

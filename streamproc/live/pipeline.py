@@ -56,6 +56,7 @@ class PipelineStats:
     refused: dict[str, int]  # spans in requests refused whole, by REFUSALS reason
     undecodable_requests: int
     traces_analyzed: int
+    malformed_traces: int  # traces whose parent loop was cut, analyzed all the same
     assembler: AssemblerState
 
 
@@ -90,6 +91,7 @@ class LivePipeline:
         self._dropped: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
         self._traces_analyzed = 0
+        self._malformed_traces = 0
         self._undecodable_requests = 0
 
     # --- feeding -------------------------------------------------------------------------------------
@@ -151,20 +153,24 @@ class LivePipeline:
         now = self._wall()
         for item in completed:
             try:
-                findings = self._analyze_trace(item.trace)
+                self._analyze_one(item, now)
             except Exception:  # a bug must not lose the other traces of this batch, nor this one silently
                 self._dropped[ANALYSIS_FAILED] += len(item.trace.spans)
                 structlog.get_logger().exception(
                     "trace_analysis_failed", trace_id=item.trace.trace_id.hex(), spans=len(item.trace.spans)
                 )
-                continue
-            if item.late:
-                for sink in self._sinks:
-                    sink.observe_fragment(findings, now)
-                continue
-            self._traces_analyzed += 1
+
+    def _analyze_one(self, item: CompletedTrace, now: int) -> None:
+        """One completed trace through the analysis and every sink; the caller guards it."""
+        findings = self._analyze_trace(item.trace)
+        if item.late:
             for sink in self._sinks:
-                sink.observe_trace(findings, now)
+                sink.observe_fragment(findings, now)
+            return
+        for sink in self._sinks:
+            sink.observe_trace(findings, now)
+        self._traces_analyzed += 1
+        self._malformed_traces += findings.tree.malformed
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -181,5 +187,6 @@ class LivePipeline:
                 refused=dict(self._refused),
                 undecodable_requests=self._undecodable_requests,
                 traces_analyzed=self._traces_analyzed,
+                malformed_traces=self._malformed_traces,
                 assembler=self._assembler.state(),
             )

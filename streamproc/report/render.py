@@ -87,6 +87,14 @@ def _summary(summary: Summary) -> list[str]:
             "(bad input, see warnings)" if summary["skipped_spans"] else "",
         ),
     ]
+    if summary["malformed_traces"]:
+        rows.append(
+            (
+                "Malformed",
+                num(summary["malformed_traces"]),
+                "traces (a parent loop, cut at its earliest span)",
+            )
+        )
     width = max(len(r[1]) for r in rows)
     lines = ["Summary"] + [f"  {label:<14} {value:>{width}}  {note}".rstrip() for label, value, note in rows]
     if span["start"]:
