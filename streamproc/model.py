@@ -82,6 +82,12 @@ ATTRIBUTE_INDEX: dict[str, tuple[int, int]] = {
 
 UNKNOWN_SERVICE = "unknown_service"
 
+#: Names (service, operation, peer, route) become metric label values and report keys: longer ones are
+#: cut to this many characters at decode time, before they count toward any cardinality limit.
+NAME_LIMIT = 256
+#: Free text the analyses keep (status messages, statements, exception messages) is cut to this.
+TEXT_LIMIT = 2048
+
 SPAN_ID_BYTES = 8
 #: A Zipkin shared SERVER span carries its client's span id; both live in one trace because the server's
 #: copy gets this byte appended. Reports print the id the file gave (`span_id_hex`).

@@ -94,3 +94,47 @@ def test_batch_analyzes_a_looping_trace_and_says_so(tmp_path, capsys):
     summary = report_json(capsys, path)["summary"]
     assert (summary["trace_count"], summary["span_count"], summary["malformed_traces"]) == (1, 2, 1)
     assert summary["duration_stats"]["max_ms"] == 30.0
+
+
+def test_huge_names_and_messages_are_cut_before_they_become_labels():
+    """Ten spans with 10^6-character names, peers and messages: label values are cut to NAME_LIMIT, so
+    /metrics stays small (the first round grew it from 5.7 kB to 390 MB), and the report keeps no more."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from streamproc.decode.otlp_proto import decode_export_request
+    from streamproc.model import NAME_LIMIT, SpanKind
+    from streamproc.tools.encode import otlp_request
+
+    monotonic, wall = FakeClock(), FakeClock(1_767_225_600 * S)
+    live = LiveAnalysis.from_settings(Settings(), monotonic=monotonic, wall=wall)
+    registry = CollectorRegistry()
+    registry.register(live.collector())
+    spans = [
+        span(
+            1,
+            0,
+            0,
+            10,
+            trace=trace_id(n),
+            service=f"{n}" + "s" * 10**6,
+            name=f"{n}" + "n" * 10**6,
+            kind=SpanKind.CLIENT,
+            error=f"{n}" + "m" * 10**6,
+            peer_service=f"{n}" + "p" * 10**6,
+        )
+        for n in range(1, 11)
+    ]
+    result = decode_export_request(otlp_request(spans))
+    decoded = result.spans[0]
+    assert len(decoded.service) == len(decoded.name) == len(decoded.attributes.peer_service) == NAME_LIMIT
+    assert decoded.name.endswith("…") and len(decoded.status_message) == 2048
+    live.pipeline.ingest(result)
+    monotonic.advance(2)
+    live.pipeline.tick()
+    assert live.pipeline.stats().traces_analyzed == 10
+    exposition = generate_latest(registry)
+    longest = max(len(line) for line in exposition.splitlines())
+    assert longest < 4 * NAME_LIMIT + 200  # at most four label values of a series, each cut
+    assert len(exposition) < 1_000_000  # the first round's ten 10^6-character names made 390 MB
+    errors = live.report(window_ns=60 * S)["errors"]["patterns"]
+    assert max(len(p["message"]) for p in errors) <= 2048

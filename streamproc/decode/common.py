@@ -5,14 +5,16 @@ from __future__ import annotations
 import binascii
 import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from streamproc.model import (
     ATTRIBUTE_INDEX,
+    NAME_LIMIT,
     NO_ATTRIBUTES,
     SPAN_ID_BYTES,
+    TEXT_LIMIT,
     SkippedSpan,
     SkipReason,
     Span,
@@ -200,7 +202,7 @@ def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
             ranks[position] = rank
     if values is None:
         return NO_ATTRIBUTES
-    return ATTRIBUTE_SETS.share(SpanAttributes(*values))
+    return share_attributes(values)
 
 
 class SharedValues(Generic[T]):
@@ -217,14 +219,17 @@ class SharedValues(Generic[T]):
         self._limit = limit
         self._values: dict[T, T] = {}
 
-    def share(self, value: T) -> T:
+    def share(self, value: T, first: Callable[[T], T] | None = None) -> T:
+        """The shared copy of `value`. A value seen for the first time passes through `first` (which may
+        cut it); a value `first` changed is stored as changed, so the table never holds the original."""
         shared = self._values.get(value)
         if shared is not None:
             return shared
+        if first is not None:
+            value = first(value)
         if len(self._values) >= self._limit:
             self._values.clear()
-        self._values[value] = value
-        return value
+        return self._values.setdefault(value, value)
 
     def __len__(self) -> int:
         """Values held now (at most `limit`)."""
@@ -236,10 +241,36 @@ ATTRIBUTE_SETS: SharedValues[SpanAttributes] = SharedValues(limit=4096)
 
 
 def intern_text(value: Any, default: str = "") -> str:
-    """Service and operation names repeat across spans: keep one copy of each."""
+    """Service and operation names repeat across spans: keep one copy of each, cut to NAME_LIMIT."""
     if not isinstance(value, str) or not value:
         return default
-    return sys.intern(value)
+    return sys.intern(value if len(value) <= NAME_LIMIT else cut(value, NAME_LIMIT))
+
+
+def cut(text: str, limit: int = TEXT_LIMIT) -> str:
+    """`text` if it is at most `limit` characters, else its first `limit - 1` and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: Per field of SpanAttributes, the length it is cut to: names are label values, the rest free text.
+_ATTRIBUTE_LIMITS = tuple(
+    TEXT_LIMIT if field in ("db_statement", "exception_type", "exception_message") else NAME_LIMIT
+    for field in SpanAttributes._fields
+)
+
+
+def _bounded(attributes: SpanAttributes) -> SpanAttributes:
+    """The attribute set with every value cut to its field's limit (run once per distinct set)."""
+    if all(v is None or len(v) <= n for v, n in zip(attributes, _ATTRIBUTE_LIMITS, strict=True)):
+        return attributes
+    return SpanAttributes(
+        *(v if v is None else cut(v, n) for v, n in zip(attributes, _ATTRIBUTE_LIMITS, strict=True))
+    )
+
+
+def share_attributes(values: list[str | None]) -> SpanAttributes:
+    """The shared, bounded attribute set of these values (see `SharedValues`)."""
+    return ATTRIBUTE_SETS.share(SpanAttributes(*values), _bounded)
 
 
 def group_traces(spans: Iterable[Span]) -> tuple[list[Trace], list[SkippedSpan]]:

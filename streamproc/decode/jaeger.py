@@ -25,6 +25,7 @@ from streamproc.decode.common import (
     DecodeResult,
     SpanProblem,
     check_times,
+    cut,
     extract_attributes,
     intern_text,
     parse_parent_id,
@@ -280,7 +281,7 @@ def _status(tags: dict[str, Any]) -> tuple[StatusCode, str]:
     code = str(tags.get("otel.status_code", "")).upper()
     message = tags.get("otel.status_description") or tags.get("error.message") or ""
     if code == "ERROR" or tags.get("error") in (True, "true", "True"):
-        return StatusCode.ERROR, str(message)
+        return StatusCode.ERROR, cut(str(message))
     if code == "OK":
         return StatusCode.OK, ""
     return StatusCode.UNSET, ""

@@ -16,6 +16,7 @@ from streamproc.decode.common import (
     DecodeResult,
     SpanProblem,
     check_times,
+    cut,
     extract_attributes,
     intern_text,
     parse_parent_id,
@@ -119,6 +120,6 @@ def _span(raw: dict[str, Any], service: str) -> Span:
         start_ns=start_ns,
         end_ns=end_ns,
         status=code,
-        status_message=str(scalar_text(message) or "") if code is StatusCode.ERROR else "",
+        status_message=cut(str(scalar_text(message) or "")) if code is StatusCode.ERROR else "",
         attributes=extract_attributes(pairs),
     )

@@ -19,11 +19,12 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from streamproc.decode.common import (
-    ATTRIBUTE_SETS,
     TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
+    cut,
     intern_text,
+    share_attributes,
 )
 from streamproc.model import (
     ATTRIBUTE_INDEX,
@@ -118,7 +119,7 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
             if rank < ranks[position]:
                 values[position] = text
                 ranks[position] = rank
-    return NO_ATTRIBUTES if values is None else ATTRIBUTE_SETS.share(SpanAttributes(*values))
+    return NO_ATTRIBUTES if values is None else share_attributes(values)
 
 
 def _span(span: PB2Span, service: str, ids: dict[bytes, bytes]) -> Span:
@@ -149,6 +150,6 @@ def _span(span: PB2Span, service: str, ids: dict[bytes, bytes]) -> Span:
         start,
         end,
         code,
-        status.message if code is StatusCode.ERROR else "",
+        cut(status.message) if code is StatusCode.ERROR else "",
         _attributes(span.attributes, span.events),
     )

@@ -17,6 +17,7 @@ from streamproc.decode.common import (
     DecodeResult,
     SpanProblem,
     check_times,
+    cut,
     extract_attributes,
     intern_text,
     parse_parent_id,
@@ -137,7 +138,7 @@ def _status(tags: dict[str, Any]) -> tuple[StatusCode, str]:
     code = str(tags.get("otel.status_code", "")).upper()
     if "error" in tags or code == "ERROR":
         message = tags.get("otel.status_description") or tags.get("error") or ""
-        return StatusCode.ERROR, "" if message in ("true", "True") else str(message)
+        return StatusCode.ERROR, "" if message in ("true", "True") else cut(str(message))
     if code == "OK":
         return StatusCode.OK, ""
     return StatusCode.UNSET, ""
