@@ -18,6 +18,8 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 US_PER_S = 1_000_000
 
+#: The longest duration a setting or flag may say: a century (more is a typo, or an attack).
+MAX_DURATION_S = 100 * 365 * 86400.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -35,23 +37,37 @@ def parse_duration_s(text: str | float, name: str) -> float:
     """`90`, `500ms`, `30s`, `15m`, `1h`, `2d` (or a number of seconds) as seconds; UsageError naming
     `name` otherwise."""
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise UsageError(f"{name}: {text!r} is not a duration (examples: 500ms, 30s, 15m, 1h)")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text)[:64])
+        if not match:
+            raise UsageError(f"{name}: {_short(text)} is not a duration (examples: 500ms, 30s, 15m, 1h)")
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if not 0 <= seconds <= MAX_DURATION_S:
+        raise UsageError(f"{name}: {_short(text)} is out of range (0 to 100 years)")
+    return seconds
+
+
+def _short(value: object) -> str:
+    """A value as a message shows it: at most 40 characters of it."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_time_ns(text: str, name: str) -> int:
     """An ISO 8601 time (UTC unless it says otherwise) or seconds since the epoch, as ns."""
     try:
-        return int(float(text) * 1e9)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not 0 <= seconds < 2**63 / 1e9:
+            raise UsageError(f"{name}: {_short(text)} is out of range")
+        return int(seconds * 1e9)
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{name}: {text!r} is not an ISO 8601 time or epoch seconds") from None
+        raise UsageError(f"{name}: {_short(text)} is not an ISO 8601 time or epoch seconds") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return int(stamp.timestamp()) * NS_PER_S + stamp.microsecond * NS_PER_US

@@ -8,6 +8,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+import msgspec
+
 from streamproc.decode.common import DecodeResult, group_traces
 from streamproc.decode.jaeger import decode_jaeger, decode_jaeger_document, jaeger_traces
 from streamproc.decode.otlp_json import decode_otlp_json, is_otlp
@@ -46,6 +48,15 @@ def detect_format(doc: Any) -> Format | None:
 
 def decode_bytes(data: bytes, source: str, forced: Format | None = None) -> tuple[Format, DecodeResult]:
     """Decode one input. Raises DecodeError naming `source` when the input as a whole is unusable."""
+    try:
+        return _decode_bytes(data, source, forced)
+    except RecursionError:
+        raise DecodeError(source, "not usable: its JSON nests deeper than any trace export does") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise DecodeError(source, f"not valid JSON: {exc}") from None
+
+
+def _decode_bytes(data: bytes, source: str, forced: Format | None) -> tuple[Format, DecodeResult]:
     if not data.strip():
         raise DecodeError(source, "the file is empty")
     if forced is Format.OTLP_JSONL:

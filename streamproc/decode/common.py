@@ -166,7 +166,13 @@ def to_int(value: Any, what: str) -> int:
     raise SpanProblem(SkipReason.BAD_FIELD, f"{what} {value!r} is not an integer")
 
 
+#: Times beyond OTLP's own range (unsigned 64-bit nanoseconds, the year 2554) are not real.
+MAX_TIME_NS = 2**64 - 1
+
+
 def check_times(start_ns: int, end_ns: int) -> None:
+    if not 0 <= start_ns <= MAX_TIME_NS or not 0 <= end_ns <= MAX_TIME_NS:
+        raise SpanProblem(SkipReason.BAD_FIELD, f"time {max(start_ns, end_ns)} ns is out of range")
     if end_ns < start_ns:
         raise SpanProblem(SkipReason.END_BEFORE_START, f"end {end_ns} is before start {start_ns}")
 

@@ -33,7 +33,7 @@ from streamproc.decode.common import (
     parse_trace_id,
     to_int,
 )
-from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode
 from streamproc.units import NS_PER_US
 
 _KINDS = {
@@ -139,8 +139,14 @@ def decode_jaeger_texts(traces: Iterable[msgspec.Raw]) -> DecodeResult:
     for text in traces:
         try:
             trace = _TRACE.decode(text)
-        except msgspec.ValidationError:
-            _decode_trace_object(msgspec.json.decode(text), result)
+        except (msgspec.ValidationError, RecursionError):
+            try:
+                generic = msgspec.json.decode(text)
+            except (msgspec.DecodeError, RecursionError) as exc:  # a number out of range, too deep
+                problem = f"a trace object that cannot be read: {exc or 'nested too deeply'}"
+                result.skipped.append(SkippedSpan(SkipReason.BAD_FIELD, problem))
+                continue
+            _decode_trace_object(generic, result)
             continue
         _decode_trace(trace.spans or (), trace.processes or {}, result, typed=True)
     return result
