@@ -41,15 +41,15 @@ def parse_duration_s(text: str | float, name: str) -> float:
     else:
         match = _DURATION.match(str(text)[:64])
         if not match:
-            raise UsageError(f"{name}: {_short(text)} is not a duration (examples: 500ms, 30s, 15m, 1h)")
+            raise UsageError(f"{name}: {quoted(text)} is not a duration (examples: 500ms, 30s, 15m, 1h)")
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     if not 0 <= seconds <= MAX_DURATION_S:
-        raise UsageError(f"{name}: {_short(text)} is out of range (0 to 100 years)")
+        raise UsageError(f"{name}: {quoted(text)} is out of range (0 to 100 years)")
     return seconds
 
 
-def _short(value: object) -> str:
-    """A value as a message shows it: at most 40 characters of it."""
+def quoted(value: object) -> str:
+    """A value as a message shows it, quoted: at most 40 characters of it (a value may be hostile)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -62,12 +62,12 @@ def parse_time_ns(text: str, name: str) -> int:
         pass
     else:
         if not 0 <= seconds < 2**63 / 1e9:
-            raise UsageError(f"{name}: {_short(text)} is out of range")
+            raise UsageError(f"{name}: {quoted(text)} is out of range")
         return int(seconds * 1e9)
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{name}: {_short(text)} is not an ISO 8601 time or epoch seconds") from None
+        raise UsageError(f"{name}: {quoted(text)} is not an ISO 8601 time or epoch seconds") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return int(stamp.timestamp()) * NS_PER_S + stamp.microsecond * NS_PER_US

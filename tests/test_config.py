@@ -21,7 +21,7 @@ def test_later_layers_win_and_durations_parse(tmp_path):
     """A TOML file, then the environment, then flags; durations accept units."""
     toml = tmp_path / "streamproc.toml"
     toml.write_text('idle_timeout = "10s"\nmax-traces = 7\nroot_grace = "250ms"\n')
-    env = environment_settings({"STREAMPROC_MAX_TRACES": "9", "STREAMPROC_UNRELATED": "x", "HOME": "/root"})
+    env = environment_settings({"STREAMPROC_MAX_TRACES": "9", "HOME": "/root"})
     settings = build_settings(
         [("file", read_config_file(str(toml))), ("environment", env), ("flag", {"idle_timeout": "2m"})]
     )
@@ -66,3 +66,36 @@ def test_serve_reports_invalid_settings_and_exits_2(capsys, monkeypatch):
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "idle_timeout" in err and "max_traces must be positive" in err
+
+
+def test_an_unknown_streamproc_variable_is_an_error_naming_it():
+    """A misspelt STREAMPROC_* variable would otherwise be silently ignored."""
+    env = environment_settings({"STREAMPROC_IDLE_TIMOUT": "1s", "HOME": "/root"})
+    with pytest.raises(UsageError, match="environment: unknown setting 'idle_timout'"):
+        build_settings([("environment", env)])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-message-size", "99999999999"], "max_message_size must be at most 2,147,483,647"),
+        (["--idle-timeout", "9" * 400], "is out of range (0 to 100 years)"),
+        (["--report-bucket", "1ms"], "report_bucket must be from 1s to report_retention"),
+        (["--tick-interval", "1e-9"], "is not a duration"),
+        (["--bottleneck-threshold", "1e999"], "is not a finite number"),
+    ],
+)
+def test_absurd_settings_are_one_line_and_exit_2(capsys, argv, message):
+    """Values that parse but mean nothing are refused at startup in one line, never a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert message in err and "Traceback" not in err and err.count("\n") == 1 and len(err) < 400
+
+
+def test_a_config_file_that_is_not_utf8_is_a_usage_error(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'log_level = "d\xe9bug"\n')
+    with pytest.raises(UsageError, match=r"latin1\.toml: not UTF-8 text"):
+        read_config_file(str(bad))

@@ -7,6 +7,7 @@ Each field's metadata gives its flag help and its kind: durations accept `500ms`
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import yaml
 
 from streamproc.errors import UsageError
 from streamproc.live.assembler import AssemblerLimits
-from streamproc.units import parse_duration_s, seconds_to_ns
+from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 ENV_PREFIX = "STREAMPROC_"
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
@@ -93,8 +94,7 @@ class Settings:
         for name in ("report_retention", "report_bucket", "tick_interval"):
             if getattr(self, name) <= 0:
                 found.append(f"{name} must be positive")
-        if self.drain_seconds < 0:
-            found.append("drain_seconds cannot be negative")
+        found += self._range_problems()
         if not 0 <= self.bottleneck_threshold < 100:
             found.append("bottleneck_threshold must be from 0 to under 100")
         if self.log_format not in ("auto", "json", "console"):
@@ -102,6 +102,23 @@ class Settings:
         if self.log_level not in ("debug", "info", "warning", "error"):
             found.append(f"log_level: {self.log_level!r} is not debug, info, warning or error")
         found += [p.replace("_ns", "") for p in self.assembler_limits().problems()]
+        return found
+
+    def _range_problems(self) -> list[str]:
+        """Values that parse but no deployment means: a 1 µs report bucket, 10^11-byte messages."""
+        found = [
+            f"{name} must be at most {_INT_LIMIT:,}"
+            for name in FIELDS
+            if isinstance(getattr(self, name), int) and getattr(self, name) > _INT_LIMIT
+        ]
+        if self.grpc_workers > 1024:
+            found.append("grpc_workers must be at most 1,024")
+        if not 1 <= self.report_bucket <= self.report_retention:
+            found.append("report_bucket must be from 1s to report_retention")
+        if not 0.001 <= self.tick_interval <= 10:
+            found.append("tick_interval must be from 1ms to 10s")
+        if not 0 <= self.drain_seconds <= 3600:
+            found.append("drain_seconds must be from 0 to 1h")
         return found
 
 
@@ -117,6 +134,8 @@ def split_listen(address: str) -> tuple[str, int]:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+#: The largest whole-number setting: gRPC and the operating system take these as signed 32-bit numbers.
+_INT_LIMIT = 2**31 - 1
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -126,6 +145,8 @@ def read_config_file(path: str) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path}: not UTF-8 text") from None
     try:
         if file.suffix.lower() in (".yaml", ".yml"):
             loaded = yaml.safe_load(text) or {}
@@ -139,10 +160,9 @@ def read_config_file(path: str) -> dict[str, Any]:
 
 
 def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Every STREAMPROC_* variable, by setting name: an unknown one is reported, not ignored."""
     return {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in FIELDS
+        key[len(ENV_PREFIX) :].lower(): value for key, value in environ.items() if key.startswith(ENV_PREFIX)
     }
 
 
@@ -156,16 +176,19 @@ def _convert(name: str, value: Any, source: str) -> Any:
     )
     if target is int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise UsageError(f"{source} {name}: {value!r} is not a whole number")
+            raise UsageError(f"{source} {name}: {quoted(value)} is not a whole number")
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise UsageError(f"{source} {name}: {value!r} is not a whole number") from None
+            raise UsageError(f"{source} {name}: {quoted(value)} is not a whole number") from None
     if target is float:
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
-            raise UsageError(f"{source} {name}: {value!r} is not a number") from None
+            raise UsageError(f"{source} {name}: {quoted(value)} is not a number") from None
+        if not math.isfinite(number):
+            raise UsageError(f"{source} {name}: {quoted(value)} is not a finite number")
+        return number
     return str(value)
 
 
@@ -176,7 +199,7 @@ def build_settings(layers: list[tuple[str, Mapping[str, Any]]]) -> Settings:
     for source, layer in layers:
         for name, value in layer.items():
             if name not in FIELDS:
-                problems.append(f"{source}: unknown setting {name!r}")
+                problems.append(f"{source}: unknown setting {quoted(name)}")
                 continue
             try:
                 values[name] = _convert(name, value, source)
