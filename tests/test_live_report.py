@@ -78,6 +78,24 @@ def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scena
         ("top=0", "top"),
         ("colour=red", "unknown parameter"),
         ("latency_threshold=fast", "not a number"),
+        ("top=%C2%B2", "top"),  # a superscript two: a digit to str.isdigit, not to int()
+        ("top=" + "9" * 5000, "top"),
+        ("window=" + "9" * 400, "out of range"),
+        ("window=0s", "window must be positive"),
+        ("latency_threshold=-5", "latency_threshold cannot be negative"),
+        ("latency_threshold=nan", "not a finite number"),
+    ],
+    ids=[
+        "window-word",
+        "top-0",
+        "unknown",
+        "latency-word",
+        "top-superscript",
+        "top-5000-digits",
+        "window-400-digits",
+        "window-0",
+        "latency-negative",
+        "latency-nan",
     ],
 )
 def test_bad_report_queries_are_400_with_a_reason(replayed, query, message):
@@ -92,3 +110,61 @@ def test_health_and_readiness(replayed):
     assert http_get(replayed, "/healthz")[0] == 200
     assert http_get(replayed, "/readyz")[0] == 200
     assert http_get(replayed, "/nothing")[0] == 404
+
+
+def test_head_answers_like_get_without_a_body(replayed):
+    """HEAD works on every endpoint (it got 501): the status and length of GET, no body."""
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{replayed.http.port}/metrics", method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+        assert int(response.headers["Content-Length"]) > 1000
+        assert response.read() == b""
+
+
+def test_connections_are_bounded_and_idle_ones_time_out():
+    """Past max_connections a new connection is closed at once; an idle one is dropped after the timeout,
+    and the server answers again (600 idle connections held 600 threads for ever)."""
+    import socket
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from streamproc.live.endpoints import HttpEndpoints
+
+    http = HttpEndpoints(
+        host="127.0.0.1",
+        port=0,
+        registry=CollectorRegistry(),
+        report=lambda **_: {},  # type: ignore[arg-type, return-value]
+        ready=lambda: True,
+        max_connections=4,
+        idle_timeout_s=2.0,
+    )
+    http.start()
+    idle = [socket.create_connection(("127.0.0.1", http.port)) for _ in range(4)]
+    try:
+        time.sleep(0.3)  # all four accepted, their handlers waiting for a request line
+        extra = socket.create_connection(("127.0.0.1", http.port))
+        extra.settimeout(5)
+        started = time.monotonic()
+        assert extra.recv(1) == b""  # closed, and at once: the four idle ones hold every slot
+        assert time.monotonic() - started < 1.0  # not after the idle timeout
+        extra.close()
+        for sock in idle:
+            sock.settimeout(5)
+            assert sock.recv(1) == b""  # dropped after the idle timeout
+        status, _, _ = _get(http.port, "/healthz")
+        assert status == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        http.shutdown()
+
+
+def _get(port: int, path: str) -> tuple[int, str, bytes]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.status, response.headers["Content-Type"], response.read()

@@ -8,12 +8,14 @@ errors_only, latency_threshold, bottleneck sections absent unless asked (none as
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -24,9 +26,42 @@ from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.errors import UsageError
 from streamproc.jsonio import dumps, dumps_indented
 from streamproc.live.status import status_of
-from streamproc.units import parse_duration_s, seconds_to_ns
+from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 _TRUE = ("1", "true", "yes", "")
+_TOP = re.compile(r"[0-9]{1,6}")  # ASCII digits only: `top=²` is not a number
+#: Connections served at once; more are closed at once (a scraper retries). Idle ones close after the
+#: timeout, so a client that connects and sends nothing holds a thread for at most that long.
+MAX_CONNECTIONS = 64
+IDLE_TIMEOUT_S = 30.0
+LISTEN_BACKLOG = 128
+
+
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server with a bound on connections in progress and a listen backlog of 128."""
+
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], connections: int
+    ) -> None:
+        self._slots = threading.BoundedSemaphore(connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # over the bound: closed at once, the client may retry
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 _SECTION_PARAMS = {
     "bottlenecks": Section.BOTTLENECKS,
     "critical_path": Section.CRITICAL_PATH,
@@ -74,14 +109,18 @@ def report_query(query: str) -> ReportQuery:
     if unknown:
         raise UsageError(f"unknown parameter(s): {', '.join(unknown)}")
     window_s = parse_duration_s(one("window") or "15m", "window")
+    if window_s <= 0:
+        raise UsageError("window must be positive")
     top_text = one("top") or "10"
-    if not top_text.isdigit() or int(top_text) < 1:
-        raise UsageError(f"top: {top_text!r} is not a whole number of at least 1")
+    if not _TOP.fullmatch(top_text) or int(top_text) < 1:
+        raise UsageError(f"top: {quoted(top_text)} is not a whole number from 1 to 999,999")
     latency = one("latency_threshold")
     try:
         latency_ms = float(latency) if latency is not None else None
     except ValueError:
-        raise UsageError(f"latency_threshold: {latency!r} is not a number") from None
+        raise UsageError(f"latency_threshold: {quoted(latency)} is not a number") from None
+    if latency_ms is not None and not math.isfinite(latency_ms):
+        raise UsageError(f"latency_threshold: {quoted(latency)} is not a finite number")
     sections = frozenset(s for name, s in _SECTION_PARAMS.items() if name in params and one(name) in _TRUE)
     errors_only = one("errors_only")
     rules = TraceFilter(
@@ -89,6 +128,9 @@ def report_query(query: str) -> ReportQuery:
         latency_threshold_ms=latency_ms,
         errors_only=errors_only is not None and errors_only in _TRUE,
     )
+    problems = [p.replace("--latency-threshold", "latency_threshold") for p in rules.problems()]
+    if problems:
+        raise UsageError("; ".join(problems))
     return ReportQuery(seconds_to_ns(window_s), sections or ALL_SECTIONS, int(top_text), rules)
 
 
@@ -101,13 +143,19 @@ class HttpEndpoints:
         registry: CollectorRegistry,
         report: ReportSource,
         ready: Callable[[], bool],
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
         endpoints = self
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "streamproc"
+            timeout = idle_timeout_s  # on the socket: an idle or slow client is dropped after this
 
-            def do_GET(self) -> None:
+            def do_HEAD(self) -> None:
+                self.do_GET(head=True)
+
+            def do_GET(self, head: bool = False) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 route = {
                     "/metrics": endpoints._metrics,
@@ -120,18 +168,20 @@ class HttpEndpoints:
                         404,
                         "text/plain; charset=utf-8",
                         b"not found: try /metrics, /healthz, /readyz, /api/report\n",
+                        head,
                     )
                     return
                 status, content_type, body = route(url.query, self.headers.get("Accept", ""))
-                self._send(status, content_type, body)
+                self._send(status, content_type, body, head)
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
+            def _send(self, status: int, content_type: str, body: bytes, head: bool) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    if not head:
+                        self.wfile.write(body)
                 except ConnectionError:
                     pass  # the client went away mid-answer (a scraper stopping): nothing left to tell it
 
@@ -142,7 +192,7 @@ class HttpEndpoints:
         self._build_report = report
         self._ready = ready
         try:
-            self._server = ThreadingHTTPServer((host, port), Handler)
+            self._server = _BoundedHTTPServer((host, port), Handler, max_connections)
         except OSError as exc:
             raise OSError(
                 f"cannot listen on {host or '0.0.0.0'}:{port} (HTTP): {exc.strerror or exc}"
