@@ -10,6 +10,7 @@ from streamproc.live.assembler import AssemblerLimits
 from streamproc.live.families import CounterFamily
 from streamproc.live.metrics import LiveMetrics, MetricsCollector
 from streamproc.live.pipeline import LivePipeline
+from streamproc.live.windows import ReportWindows
 from streamproc.model import SpanKind
 from tests.builders import span, trace_id, tree
 
@@ -18,7 +19,10 @@ def exposition(metrics: LiveMetrics) -> str:
     """The text exposition of `metrics` with an idle pipeline's self-metrics, as a scrape renders it."""
     idle = LivePipeline(limits=AssemblerLimits(), options=AnalysisOptions())
     registry = CollectorRegistry()
-    registry.register(MetricsCollector(metrics, read=idle.read, stats=idle.stats))
+    windows = ReportWindows(
+        AnalysisOptions(), bucket_ns=60 * 10**9, retention_ns=3600 * 10**9, recent_traces=10
+    )
+    registry.register(MetricsCollector(metrics, read=idle.read, stats=idle.stats, windows=windows.state))
     return generate_latest(registry).decode()
 
 

@@ -118,3 +118,72 @@ def test_durations_beyond_the_exact_limit_are_answered_by_the_sketch():
     assert halves[0].exact is not None
     halves[0].merge(halves[1])
     assert halves[0].exact is None
+
+
+def test_the_recent_ring_is_bounded_by_spans():
+    """Ten 30-span traces with a 100-span bound: the ring keeps the newest three (90 spans), and a filtered
+    report over a window that lost traces says it is incomplete."""
+    from tests.builders import span as make_span
+
+    state = ReportWindows(
+        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=1000, recent_spans=100
+    )
+    for number in range(1, 11):
+        spans = [make_span(1, 0, 0, 40, trace=trace_id(number), service="web", name="GET /")]
+        spans += [make_span(n, 1, 1, 2, trace=trace_id(number), service="web") for n in range(2, 31)]
+        state.observe_trace(find(tree(*spans), AnalysisOptions()), T0 + number * S)
+    assert tuple(state.state()) == (3, 90, 100)
+    report = state.report(window_ns=60 * S, now_ns=T0 + 11 * S, rules=TraceFilter(service="web"))
+    assert report["summary"]["trace_count"] == 3
+    assert report["window"]["complete"] is False
+    recent = state.report(window_ns=3 * S, now_ns=T0 + 10 * S + S // 2, rules=TraceFilter(service="web"))
+    assert (recent["summary"]["trace_count"], recent["window"]["complete"]) == (3, True)
+
+
+def test_a_snapshot_is_apart_from_what_ingest_does_next():
+    """A report is computed from a snapshot taken under the lock: traces observed after it (as ingest goes
+    on while the report is computed) are not in it, and nothing it reads changes under it."""
+    state = windows()
+    state.observe_trace(findings(1), T0 + S)
+    snapshot = state.snapshot(window_ns=60 * S, now_ns=T0 + 2 * S)
+    for number in range(2, 50):
+        state.observe_trace(findings(number), T0 + 2 * S)  # the same, current bucket
+    assert snapshot.report()["summary"]["trace_count"] == 1
+    assert state.report(window_ns=60 * S, now_ns=T0 + 2 * S)["summary"]["trace_count"] == 49
+
+
+def test_reports_and_ingest_run_together():
+    """Reports in one thread while another ingests into the same live analysis: no error, every trace
+    counted (a report that read the current bucket outside the lock would fail with a changed dict)."""
+    import threading
+
+    from streamproc.decode.common import DecodeResult
+    from streamproc.live.analysis import LiveAnalysis
+    from streamproc.live.settings import Settings
+    from tests.builders import FakeClock
+    from tests.builders import span as make_span
+
+    monotonic, wall = FakeClock(), FakeClock(T0)
+    live = LiveAnalysis.from_settings(Settings(), monotonic=monotonic, wall=wall)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def reports() -> None:
+        try:
+            while not done.is_set():
+                live.report(window_ns=3600 * S)
+        except BaseException as exc:  # the failure the test is about
+            failures.append(exc)
+
+    reader = threading.Thread(target=reports)
+    reader.start()
+    for number in range(1, 2001):
+        live.pipeline.ingest(
+            DecodeResult([make_span(1, 0, 0, 10, trace=trace_id(number), service=f"s{number % 50}")], [])
+        )
+        monotonic.advance(2)
+        live.pipeline.tick()
+    done.set()
+    reader.join()
+    assert failures == []
+    assert live.report(window_ns=3600 * S)["summary"]["trace_count"] == 2000

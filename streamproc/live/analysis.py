@@ -34,6 +34,7 @@ class LiveAnalysis:
             bucket_ns=seconds_to_ns(settings.report_bucket),
             retention_ns=seconds_to_ns(settings.report_retention),
             recent_traces=settings.report_recent_traces,
+            recent_spans=settings.report_recent_spans,
         )
         pipeline = LivePipeline(
             limits=settings.assembler_limits(),
@@ -46,7 +47,9 @@ class LiveAnalysis:
 
     def collector(self) -> MetricsCollector:
         """Every metric, for a `CollectorRegistry`."""
-        return MetricsCollector(self.metrics, read=self.pipeline.read, stats=self.pipeline.stats)
+        return MetricsCollector(
+            self.metrics, read=self.pipeline.read, stats=self.pipeline.stats, windows=self.windows.state
+        )
 
     def report(
         self,
@@ -56,9 +59,9 @@ class LiveAnalysis:
         top: int | None = None,
         rules: TraceFilter | None = None,
     ) -> Report:
-        """The live report over the last `window_ns` (DESIGN section 6, plus `window`)."""
-        return self.pipeline.read(
-            lambda now_ns: self.windows.report(
-                window_ns=window_ns, now_ns=now_ns, sections=sections, top=top, rules=rules
-            )
+        """The live report over the last `window_ns` (DESIGN section 6, plus `window`). Only the snapshot is
+        taken under the pipeline's lock; the report is computed without it, so ingest goes on meanwhile."""
+        snapshot = self.pipeline.read(
+            lambda now_ns: self.windows.snapshot(window_ns=window_ns, now_ns=now_ns, rules=rules)
         )
+        return snapshot.report(sections=sections, top=top)

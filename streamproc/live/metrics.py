@@ -5,6 +5,7 @@ sink of the pipeline) and the self-metrics rendered from the pipeline's stats, i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -14,6 +15,7 @@ from streamproc.analyze.tree import TraceTree
 from streamproc.live.assembler import Completion
 from streamproc.live.families import CounterFamily, HistogramCount, HistogramFamily
 from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, PipelineStats
+from streamproc.live.windows import WindowsState
 from streamproc.model import SkipReason, SpanKind, StatusCode
 from streamproc.units import NS_PER_MS, NS_PER_S
 
@@ -33,16 +35,37 @@ class MetricsCollector(Collector):
         self,
         metrics: LiveMetrics,
         *,
-        read: Callable[[Callable[[int], list[Metric]]], list[Metric]],
+        read: Callable[[Callable[[int], Any]], Any],
         stats: Callable[[], PipelineStats],
+        windows: Callable[[], WindowsState],
     ) -> None:
         self._metrics = metrics
         self._read = read
         self._stats = stats
+        self._windows = windows
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._read(lambda _now: self._metrics.render())
+        rendered: list[Metric] = self._read(lambda _now: self._metrics.render())
+        windows: WindowsState = self._read(lambda _now: self._windows())
+        yield from rendered
         yield from self_metrics(self._stats(), self._metrics.overflow_counts())
+        yield from _gauges(
+            (
+                "streamproc_report_recent_traces",
+                "Recent traces kept for filtered reports.",
+                windows.recent_traces,
+            ),
+            (
+                "streamproc_report_recent_spans",
+                "Spans of the recent traces kept for filtered reports.",
+                windows.recent_spans,
+            ),
+            (
+                "streamproc_report_limit_spans",
+                "report_recent_spans: the bound on those spans.",
+                windows.recent_spans_limit,
+            ),
+        )
 
 
 class LiveMetrics:
@@ -262,8 +285,13 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             buffer.limits.max_buffered_spans,
         ),
     ]
-    for name, documentation, level in gauges:
+    return [*counters, *_gauges(*gauges)]
+
+
+def _gauges(*specs: tuple[str, str, int]) -> list[Metric]:
+    gauges = []
+    for name, documentation, level in specs:
         gauge = Metric(name, documentation, "gauge")
         gauge.add_sample(name, {}, level)
-        counters.append(gauge)
-    return counters
+        gauges.append(gauge)
+    return gauges

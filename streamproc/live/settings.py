@@ -59,6 +59,9 @@ class Settings:
     report_retention: float = _setting(3600.0, "how far back /api/report can look", "duration")
     report_bucket: float = _setting(60.0, "time bucket of the windowed report state", "duration")
     report_recent_traces: int = _setting(10_000, "recent traces kept for /api/report queries with filters")
+    report_recent_spans: int = _setting(
+        200_000, "spans of those recent traces at most (the oldest traces go first beyond)"
+    )
     tick_interval: float = _setting(
         0.05, "longest wait between completion checks (sooner when a trace is due)", "duration"
     )
@@ -88,6 +91,7 @@ class Settings:
             "grpc_workers",
             "cardinality_limit",
             "report_recent_traces",
+            "report_recent_spans",
         ):
             if getattr(self, name) < 1:
                 found.append(f"{name} must be at least 1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from streamproc.analyze.filters import TraceFilter, filter_trees
 from streamproc.analyze.schema import Report, Window
@@ -26,17 +27,38 @@ class _Bucket:
     skipped_spans: int = 0
 
 
+class WindowsState(NamedTuple):
+    """What the report windows hold, for the self-metrics."""
+
+    recent_traces: int
+    recent_spans: int
+    recent_spans_limit: int
+
+
 class ReportWindows:
-    """The report's state (a `TraceSink` of the pipeline): time buckets, and the recent traces."""
+    """The report's state (a `TraceSink` of the pipeline): time buckets, and the recent traces.
+
+    The ring of recent traces, which filtered reports read, is bounded by traces and by spans: a burst of
+    2,000-span traces costs what the span bound allows, not 10,000 of them."""
 
     def __init__(
-        self, options: AnalysisOptions, *, bucket_ns: int, retention_ns: int, recent_traces: int
+        self,
+        options: AnalysisOptions,
+        *,
+        bucket_ns: int,
+        retention_ns: int,
+        recent_traces: int,
+        recent_spans: int = 200_000,
     ) -> None:
         self.options = options
         self.bucket_ns = bucket_ns
         self.retention_ns = retention_ns
+        self.recent_traces = recent_traces
+        self.recent_spans = recent_spans
         self._buckets: deque[_Bucket] = deque()
-        self._recent: deque[tuple[int, TraceTree]] = deque(maxlen=recent_traces)
+        self._recent: deque[tuple[int, TraceTree]] = deque()
+        self._recent_span_count = 0
+        self._evicted_until_ns: int | None = None  # completion time of the newest trace the ring let go
 
     def _current(self, now_ns: int) -> _Bucket:
         start = now_ns - now_ns % self.bucket_ns
@@ -49,12 +71,22 @@ class ReportWindows:
     def observe_trace(self, findings: TraceFindings, now_ns: int) -> None:
         self._current(now_ns).suite.observe_findings(findings)
         self._recent.append((now_ns, findings.tree))
+        self._recent_span_count += len(findings.tree.spans)
+        while self._recent and (
+            len(self._recent) > self.recent_traces or self._recent_span_count > self.recent_spans
+        ):
+            evicted_ns, evicted = self._recent.popleft()
+            self._recent_span_count -= len(evicted.spans)
+            self._evicted_until_ns = evicted_ns
 
     def observe_fragment(self, findings: TraceFindings, now_ns: int) -> None:
         """Late spans are not a trace: the report's analyses count whole traces only."""
 
     def observe_skipped(self, spans: int, now_ns: int) -> None:
         self._current(now_ns).skipped_spans += spans
+
+    def state(self) -> WindowsState:
+        return WindowsState(len(self._recent), self._recent_span_count, self.recent_spans)
 
     def report(
         self,
@@ -65,26 +97,64 @@ class ReportWindows:
         top: int | None = None,
         rules: TraceFilter | None = None,
     ) -> Report:
+        """The report over the last `window_ns`: `snapshot` and its report, in one step."""
+        return self.snapshot(window_ns=window_ns, now_ns=now_ns, rules=rules).report(
+            sections=sections, top=top
+        )
+
+    def snapshot(self, *, window_ns: int, now_ns: int, rules: TraceFilter | None = None) -> WindowSnapshot:
+        """What a report over the last `window_ns` needs, taken quickly (under the pipeline's lock): the
+        finished buckets themselves (no trace changes them any more), a copy of the current one, and the
+        recent traces when filters need them. `WindowSnapshot.report` then works without the lock."""
         asked_ns, window_ns = window_ns, min(window_ns, self.retention_ns)
         since = now_ns - window_ns
         buckets = [b for b in self._buckets if b.start_ns + self.bucket_ns > since]
-        skipped = sum(b.skipped_spans for b in buckets)
-        suite = AnalysisSuite(self.options, SketchDurations())
+        current_start = now_ns - now_ns % self.bucket_ns
+        if buckets and buckets[-1].start_ns == current_start:
+            copy = AnalysisSuite(self.options, SketchDurations())
+            copy.merge(buckets[-1].suite)
+            buckets[-1] = _Bucket(current_start, copy, buckets[-1].skipped_spans)
+        recent: list[TraceTree] | None = None
+        complete = True
         if rules is not None and rules.active:
             recent = [tree for completed_ns, tree in self._recent if completed_ns >= since]
-            for tree in filter_trees(recent, rules):
+            complete = self._evicted_until_ns is None or self._evicted_until_ns < since
+        return WindowSnapshot(self.options, buckets, recent, asked_ns, window_ns, now_ns, rules, complete)
+
+
+@dataclass(slots=True)
+class WindowSnapshot:
+    """A report window's state, apart from the live windows: reports are computed from it without holding
+    the pipeline's lock, so a report never stalls ingest."""
+
+    options: AnalysisOptions
+    buckets: list[_Bucket]
+    recent: list[TraceTree] | None  # with filters: the recent traces of the window
+    asked_ns: int
+    window_ns: int
+    now_ns: int
+    rules: TraceFilter | None
+    complete: bool
+
+    def report(self, *, sections: frozenset[Section] = ALL_SECTIONS, top: int | None = None) -> Report:
+        since = self.now_ns - self.window_ns
+        suite = AnalysisSuite(self.options, SketchDurations())
+        if self.recent is not None and self.rules is not None:
+            for tree in filter_trees(self.recent, self.rules):
                 suite.observe_tree(tree)
-            oldest = self._recent[0][0] if self._recent else now_ns
-            complete = len(self._recent) < (self._recent.maxlen or 0) or oldest <= since
-            window = _window(window_ns, since, now_ns, filtered=len(recent), complete=complete)
+            window = _window(
+                self.window_ns, since, self.now_ns, filtered=len(self.recent), complete=self.complete
+            )
         else:
-            for bucket in buckets:
+            for bucket in self.buckets:
                 suite.merge(bucket.suite)
-            window = _window(window_ns, since, now_ns, filtered=None, complete=True)
-        if asked_ns > window_ns:
-            window["requested_seconds"] = asked_ns / NS_PER_S
-        report = suite.report(sections=sections, top=top, skipped_spans=skipped)
-        report["filters"] = (rules or TraceFilter()).report()
+            window = _window(self.window_ns, since, self.now_ns, filtered=None, complete=True)
+        if self.asked_ns > self.window_ns:
+            window["requested_seconds"] = self.asked_ns / NS_PER_S
+        report = suite.report(
+            sections=sections, top=top, skipped_spans=sum(b.skipped_spans for b in self.buckets)
+        )
+        report["filters"] = (self.rules or TraceFilter()).report()
         report["window"] = window
         return report
 
