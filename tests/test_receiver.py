@@ -26,10 +26,10 @@ def service():
     running.shutdown()
 
 
-def export(service, payload: bytes, **kwargs):
+def export(service, payload: bytes, timeout: float = 30, **kwargs):
     with grpc.insecure_channel(f"127.0.0.1:{service.receiver.port}", **kwargs) as channel:
         call = channel.unary_unary(EXPORT, response_deserializer=PB2ExportTraceServiceResponse.FromString)
-        return call(payload, timeout=30, **{k: v for k, v in kwargs.items() if k == "metadata"})
+        return call(payload, timeout=timeout, **{k: v for k, v in kwargs.items() if k == "metadata"})
 
 
 def good_request(number: int = 1, count: int = 3) -> bytes:
@@ -194,3 +194,64 @@ def test_a_port_in_use_is_a_startup_error_naming_the_address():
             Service(Settings(grpc_listen="127.0.0.1:0", http_listen=http_taken))
     finally:
         first.shutdown()
+
+
+def test_bytes_in_flight_are_bounded_before_decoding():
+    """With a 1-byte budget and one Export in progress, the next is UNAVAILABLE and none of it is taken."""
+    import threading
+
+    running = start_service(max_inflight_bytes=1)
+    held, release = threading.Event(), threading.Event()
+    holding = threading.Thread(
+        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
+    )
+    try:
+        holding.start()
+        held.wait(timeout=10)
+        first = threading.Thread(target=lambda: export(running, good_request(1)))
+        first.start()
+        wait_for(lambda: running.receiver.inflight == 1)
+        with pytest.raises(grpc.RpcError) as caught:
+            export(running, good_request(2))
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+        release.set()
+        first.join(timeout=10)
+        found = samples(running)
+        assert value(found, "streamproc_spans_refused_total", reason="over_capacity") == 3
+        assert value(found, "streamproc_spans_received_total") == 3  # the first request's only
+    finally:
+        release.set()
+        running.shutdown()
+
+
+def test_a_call_reached_near_its_deadline_is_refused_not_ingested():
+    """One worker busy for 0.8 s; a call with a 1 s deadline waits for it and is reached with ~0.2 s left:
+    it gets UNAVAILABLE (not DEADLINE_EXCEEDED after its spans were taken), counted as `deadline`."""
+    import threading
+    import time
+
+    running = start_service(grpc_workers=1, min_deadline_left=0.5)
+    held, release = threading.Event(), threading.Event()
+    holding = threading.Thread(
+        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
+    )
+    try:
+        holding.start()
+        held.wait(timeout=10)
+        first = threading.Thread(target=lambda: export(running, good_request(1)))
+        first.start()
+        wait_for(lambda: running.receiver.inflight == 1)
+        threading.Timer(0.7, release.set).start()
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as caught:
+            export(running, good_request(2), timeout=1.0)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE, caught.value.details()
+        assert "deadline left" in caught.value.details()
+        assert time.monotonic() - started < 1.0
+        first.join(timeout=10)
+        found = samples(running)
+        assert value(found, "streamproc_spans_refused_total", reason="deadline") == 3
+        assert value(found, "streamproc_spans_received_total") == 3
+    finally:
+        release.set()
+        running.shutdown()

@@ -28,7 +28,7 @@ Clock = Callable[[], int]
 T = TypeVar("T")
 
 #: Why spans in a request refused whole were not received (the sender retries them).
-REFUSALS = ("shutting_down", "over_capacity")
+REFUSALS = ("shutting_down", "over_capacity", "deadline")
 #: Why a span that was received is not analyzed, beyond what decoding rejects.
 ANALYSIS_FAILED = "analysis_failed"
 

@@ -71,9 +71,14 @@ class OtlpReceiver:
         max_inflight: int,
         workers: int,
         bearer_token: str = "",
+        max_inflight_bytes: int = 64 * 1024 * 1024,
+        min_deadline_left_s: float = 0.25,
     ) -> None:
         self._pipeline = pipeline
         self._max_inflight = max_inflight
+        self._max_inflight_bytes = max_inflight_bytes
+        self._min_deadline_left_s = min_deadline_left_s
+        self._inflight_bytes = 0
         self._token = f"Bearer {bearer_token}" if bearer_token else ""
         self._inflight = 0
         self._inflight_lock = threading.Lock()
@@ -82,6 +87,10 @@ class OtlpReceiver:
         self._address = f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+            # A backstop on calls waiting for a worker: past it gRPC answers RESOURCE_EXHAUSTED at once
+            # rather than queueing calls until their deadlines pass. Below it, a call reached with too
+            # little of its deadline left, or past the in-flight bounds, is refused with UNAVAILABLE.
+            maximum_concurrent_rpcs=max_inflight + workers,
             options=[
                 ("grpc.max_receive_message_length", max_message_size),
                 ("grpc.so_reuseport", 0),  # a port in use is an error, never silently shared
@@ -149,27 +158,38 @@ class OtlpReceiver:
 
     def _export(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
-            self._admit(context)
+            self._admit(len(raw), context)
             try:
                 return self._ingest(raw, context)
             finally:
                 with self._inflight_lock:
                     self._inflight -= 1
+                    self._inflight_bytes -= len(raw)
         except StreamprocError as exc:
             if isinstance(exc, Unavailable):
                 self._refuse(raw, exc.reason)
             context.abort(status_of(exc).grpc, str(exc))
 
-    def _admit(self, context: grpc.ServicerContext) -> None:
-        """Take an in-flight slot for this request, or raise why it is refused."""
+    def _admit(self, size: int, context: grpc.ServicerContext) -> None:
+        """Take an in-flight slot and `size` bytes of the in-flight budget for this request, before it is
+        decoded, or raise why it is refused: a sender told UNAVAILABLE retries, and nothing of its request
+        was taken, so a retry never counts spans twice."""
         if self._token and dict(context.invocation_metadata()).get("authorization") != self._token:
             raise Unauthenticated("missing or wrong bearer token")
         if not self._accepting:
             raise Unavailable("shutting_down", "streamproc is shutting down")
+        left = context.time_remaining()
+        if left is not None and left < self._min_deadline_left_s:
+            raise Unavailable(
+                "deadline", f"only {left:.3f} s of the call's deadline left when it was reached"
+            )
         with self._inflight_lock:
-            if self._inflight >= self._max_inflight:
+            if self._inflight >= self._max_inflight or (
+                self._inflight and self._inflight_bytes + size > self._max_inflight_bytes
+            ):
                 raise Unavailable("over_capacity", "streamproc is over capacity, retry later")
             self._inflight += 1
+            self._inflight_bytes += size
 
     def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:

@@ -57,6 +57,8 @@ class Service:
             max_inflight=settings.max_inflight_requests,
             workers=settings.grpc_workers,
             bearer_token=settings.bearer_token,
+            max_inflight_bytes=settings.max_inflight_bytes,
+            min_deadline_left_s=settings.min_deadline_left,
         )
         self.http = HttpEndpoints(
             host=http_host,

@@ -40,6 +40,12 @@ class Settings:
     max_message_size: int = _setting(16 * 1024 * 1024, "largest OTLP request accepted, in bytes")
     max_inflight_requests: int = _setting(64, "concurrent Export calls before refusing with UNAVAILABLE")
     grpc_workers: int = _setting(8, "gRPC server worker threads")
+    max_inflight_bytes: int = _setting(
+        64 * 1024 * 1024, "bytes of Export requests being handled at once before refusing with UNAVAILABLE"
+    )
+    min_deadline_left: float = _setting(
+        0.25, "refuse (UNAVAILABLE) a call reached with less of its deadline left than this", "duration"
+    )
     bearer_token: str = _setting("", "if set, Export calls must send 'authorization: Bearer <token>'")
     idle_timeout: float = _setting(5.0, "complete a trace after no span for this long", "duration")
     root_grace: float = _setting(
@@ -88,6 +94,7 @@ class Settings:
         for name in (
             "max_message_size",
             "max_inflight_requests",
+            "max_inflight_bytes",
             "grpc_workers",
             "cardinality_limit",
             "report_recent_traces",
