@@ -8,8 +8,10 @@ errors_only, latency_threshold, bottleneck sections absent unless asked (none as
 
 from __future__ import annotations
 
+import hmac
 import math
 import re
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -29,6 +31,7 @@ from streamproc.live.status import status_of
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 _TRUE = ("1", "true", "yes", "")
+_OPEN_PATHS = ("/healthz", "/readyz")  # probes need no token
 _TOP = re.compile(r"[0-9]{1,6}")  # ASCII digits only: `top=²` is not a number
 #: Connections served at once; more are closed at once (a scraper retries). Idle ones close after the
 #: timeout, so a client that connects and sends nothing holds a thread for at most that long.
@@ -54,6 +57,10 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
             self.shutdown_request(request)  # over the bound: closed at once, the client may retry
             return
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed (a TLS handshake from a plain-HTTP client, a reset): nothing to answer,
+        and not worth a traceback on stderr."""
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -145,8 +152,12 @@ class HttpEndpoints:
         ready: Callable[[], bool],
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        tls: ssl.SSLContext | None = None,
+        bearer_token: str = "",
+        auth_failed: Callable[[], None] = lambda: None,
     ) -> None:
         endpoints = self
+        token = f"Bearer {bearer_token}" if bearer_token else ""
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "streamproc"
@@ -163,6 +174,14 @@ class HttpEndpoints:
                     "/readyz": endpoints._readyz,
                     "/api/report": endpoints._report,
                 }.get(url.path)
+                if token and url.path not in _OPEN_PATHS:
+                    given = self.headers.get("Authorization", "")
+                    if not hmac.compare_digest(given, token):
+                        auth_failed()
+                        self._send(
+                            401, "application/json", dumps({"error": "missing or wrong bearer token"}), head
+                        )
+                        return
                 if route is None:
                     self._send(
                         404,
@@ -179,6 +198,8 @@ class HttpEndpoints:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(body)))
+                    if status == 401:
+                        self.send_header("WWW-Authenticate", "Bearer")
                     self.end_headers()
                     if not head:
                         self.wfile.write(body)
@@ -193,6 +214,10 @@ class HttpEndpoints:
         self._ready = ready
         try:
             self._server = _BoundedHTTPServer((host, port), Handler, max_connections)
+            if tls is not None:  # the handshake happens on the first read, in the connection's thread
+                self._server.socket = tls.wrap_socket(
+                    self._server.socket, server_side=True, do_handshake_on_connect=False
+                )
         except OSError as exc:
             raise OSError(
                 f"cannot listen on {host or '0.0.0.0'}:{port} (HTTP): {exc.strerror or exc}"

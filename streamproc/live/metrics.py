@@ -263,6 +263,12 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             {"": stats.malformed_traces},
         ),
         _counter(
+            "streamproc_auth_failures",
+            "Requests refused for a missing or wrong bearer token, by listener.",
+            "listener",
+            {listener: stats.auth_failures.get(listener, 0) for listener in ("grpc", "http")},
+        ),
+        _counter(
             "streamproc_requests_undecodable",
             "OTLP requests that could not be decoded at all "
             "(answered INVALID_ARGUMENT; their spans cannot be counted).",

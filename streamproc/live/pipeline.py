@@ -55,6 +55,7 @@ class PipelineStats:
     dropped: dict[str, int]  # spans received but not analyzed, by reason (SkipReason values, analysis_failed)
     refused: dict[str, int]  # spans in requests refused whole, by REFUSALS reason
     undecodable_requests: int
+    auth_failures: dict[str, int]  # requests refused for a missing or wrong token, by listener
     traces_analyzed: int
     malformed_traces: int  # traces whose parent loop was cut, analyzed all the same
     assembler: AssemblerState
@@ -93,6 +94,7 @@ class LivePipeline:
         self._traces_analyzed = 0
         self._malformed_traces = 0
         self._undecodable_requests = 0
+        self._auth_failures: Counter[str] = Counter()
 
     # --- feeding -------------------------------------------------------------------------------------
 
@@ -113,6 +115,11 @@ class LivePipeline:
         """A request that was not an ExportTraceServiceRequest at all (answered INVALID_ARGUMENT)."""
         with self._refusal_lock:
             self._undecodable_requests += 1
+
+    def auth_failed(self, listener: str) -> None:
+        """A request without the right bearer token (`listener`: grpc or http); counted, never logged."""
+        with self._refusal_lock:
+            self._auth_failures[listener] += 1
 
     def refuse(self, span_count: int, reason: str) -> None:
         """A request refused whole (UNAVAILABLE): its spans were not received; the sender will retry.
@@ -186,6 +193,7 @@ class LivePipeline:
                 dropped=dict(self._dropped),
                 refused=dict(self._refused),
                 undecodable_requests=self._undecodable_requests,
+                auth_failures=dict(self._auth_failures),
                 traces_analyzed=self._traces_analyzed,
                 malformed_traces=self._malformed_traces,
                 assembler=self._assembler.state(),

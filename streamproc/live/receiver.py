@@ -12,6 +12,7 @@ message gets; gzip-compressed requests are decompressed by gRPC itself.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from collections import Counter
@@ -73,7 +74,9 @@ class OtlpReceiver:
         bearer_token: str = "",
         max_inflight_bytes: int = 64 * 1024 * 1024,
         min_deadline_left_s: float = 0.25,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
+        self._credentials = credentials
         self._pipeline = pipeline
         self._max_inflight = max_inflight
         self._max_inflight_bytes = max_inflight_bytes
@@ -114,7 +117,10 @@ class OtlpReceiver:
     def start(self) -> int:
         """Bind and serve; returns the bound port (useful when asked for port 0)."""
         try:
-            self.port = self._server.add_insecure_port(self._address)
+            if self._credentials is None:
+                self.port = self._server.add_insecure_port(self._address)
+            else:
+                self.port = self._server.add_secure_port(self._address, self._credentials)
         except RuntimeError:  # grpcio's answer when the address cannot be bound
             self.port = 0
         if self.port == 0:
@@ -174,7 +180,10 @@ class OtlpReceiver:
         """Take an in-flight slot and `size` bytes of the in-flight budget for this request, before it is
         decoded, or raise why it is refused: a sender told UNAVAILABLE retries, and nothing of its request
         was taken, so a retry never counts spans twice."""
-        if self._token and dict(context.invocation_metadata()).get("authorization") != self._token:
+        if self._token and not hmac.compare_digest(
+            str(dict(context.invocation_metadata()).get("authorization", "")), self._token
+        ):
+            self._pipeline.auth_failed("grpc")
             raise Unauthenticated("missing or wrong bearer token")
         if not self._accepting:
             raise Unavailable("shutting_down", "streamproc is shutting down")

@@ -47,6 +47,7 @@ class Service:
         self.pipeline = self.analysis.pipeline
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.analysis.collector())
+        tls = settings.tls()
         grpc_host, grpc_port = split_listen(settings.grpc_listen)
         http_host, http_port = split_listen(settings.http_listen)
         self.receiver = OtlpReceiver(
@@ -56,9 +57,10 @@ class Service:
             max_message_size=settings.max_message_size,
             max_inflight=settings.max_inflight_requests,
             workers=settings.grpc_workers,
-            bearer_token=settings.bearer_token,
+            bearer_token=settings.ingest_token(),
             max_inflight_bytes=settings.max_inflight_bytes,
             min_deadline_left_s=settings.min_deadline_left,
+            credentials=tls.grpc_credentials() if tls else None,
         )
         self.http = HttpEndpoints(
             host=http_host,
@@ -66,6 +68,9 @@ class Service:
             registry=self.registry,
             report=self.analysis.report,
             ready=lambda: self.receiver.accepting,
+            tls=tls.ssl_context() if tls else None,
+            bearer_token=settings.http_token(),
+            auth_failed=lambda: self.pipeline.auth_failed("http"),
         )
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="completion-ticker", daemon=True)

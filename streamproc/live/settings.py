@@ -19,6 +19,7 @@ import yaml
 
 from streamproc.errors import UsageError
 from streamproc.live.assembler import AssemblerLimits
+from streamproc.live.tls import TlsFiles, read_token
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 ENV_PREFIX = "STREAMPROC_"
@@ -47,6 +48,18 @@ class Settings:
         0.25, "refuse (UNAVAILABLE) a call reached with less of its deadline left than this", "duration"
     )
     bearer_token: str = _setting("", "if set, Export calls must send 'authorization: Bearer <token>'")
+    bearer_token_file: str = _setting(
+        "", "read bearer_token from this file (keeps it out of the command line)"
+    )
+    http_bearer_token: str = _setting(
+        "", "if set, /metrics and /api/* need 'Authorization: Bearer <token>' (health stays open)"
+    )
+    http_bearer_token_file: str = _setting("", "read http_bearer_token from this file")
+    tls_cert_file: str = _setting("", "PEM certificate: serve TLS on the gRPC and HTTP listeners")
+    tls_key_file: str = _setting("", "PEM private key of tls_cert_file")
+    tls_client_ca_file: str = _setting(
+        "", "PEM CA: clients must present a certificate it signed (mutual TLS)"
+    )
     idle_timeout: float = _setting(5.0, "complete a trace after no span for this long", "duration")
     root_grace: float = _setting(
         1.0, "complete a trace this long after its root span, if nothing newer came", "duration"
@@ -106,6 +119,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 found.append(f"{name} must be positive")
         found += self._range_problems()
+        found += self._security_problems()
         if not 0 <= self.bottleneck_threshold < 100:
             found.append("bottleneck_threshold must be from 0 to under 100")
         if self.log_format not in ("auto", "json", "console"):
@@ -114,6 +128,36 @@ class Settings:
             found.append(f"log_level: {self.log_level!r} is not debug, info, warning or error")
         found += [p.replace("_ns", "") for p in self.assembler_limits().problems()]
         return found
+
+    def _security_problems(self) -> list[str]:
+        found = []
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            found.append("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            found.append("tls_client_ca_file needs tls_cert_file and tls_key_file")
+        for name in ("bearer_token", "http_bearer_token"):
+            if getattr(self, name) and getattr(self, f"{name}_file"):
+                found.append(f"give {name} or {name}_file, not both")
+        return found
+
+    def tls(self) -> TlsFiles | None:
+        if not self.tls_cert_file:
+            return None
+        return TlsFiles(self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file)
+
+    def ingest_token(self) -> str:
+        """The ingest bearer token, from the setting or its file ("" for none)."""
+        return (
+            read_token(self.bearer_token_file, "bearer_token_file")
+            if self.bearer_token_file
+            else self.bearer_token
+        )
+
+    def http_token(self) -> str:
+        """The HTTP API's bearer token, from the setting or its file ("" for none)."""
+        if self.http_bearer_token_file:
+            return read_token(self.http_bearer_token_file, "http_bearer_token_file")
+        return self.http_bearer_token
 
     def _range_problems(self) -> list[str]:
         """Values that parse but no deployment means: a 1 µs report bucket, 10^11-byte messages."""
