@@ -38,6 +38,7 @@ def test_a_window_merges_the_buckets_it_overlaps():
         "start": "2026-01-01T00:01:00.000000Z",
         "end": "2026-01-01T00:02:30.000000Z",
         "complete": True,
+        "overflow_traces": 0,
     }
     assert state.report(window_ns=3600 * S, now_ns=T0 + 150 * S)["summary"]["trace_count"] == 3
 
@@ -187,3 +188,21 @@ def test_reports_and_ingest_run_together():
     reader.join()
     assert failures == []
     assert live.report(window_ns=3600 * S)["summary"]["trace_count"] == 2000
+
+
+def test_a_bucket_holds_at_most_cardinality_limit_operations():
+    """100,000 distinct names grew the report windows by 2.7 kB each: past the limit a trace counts in the
+    summary only, and the window says how many did."""
+    state = ReportWindows(
+        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=10, cardinality_limit=10
+    )
+    from tests.builders import span as make_span
+
+    for number in range(1, 101):
+        t = tree(make_span(1, 0, 0, 10, trace=trace_id(number), service="web", name=f"GET /item/{number}"))
+        state.observe_trace(find(t, AnalysisOptions()), T0 + S)
+    report = state.report(window_ns=60 * S, now_ns=T0 + 2 * S)
+    assert report["summary"]["trace_count"] == 100
+    assert len({(b["service"], b["operation"]) for b in report["bottlenecks"]}) <= 10
+    assert len(report["dependencies"]["services"]) == 1
+    assert report["window"]["overflow_traces"] == 90

@@ -182,6 +182,7 @@ class Window(TypedDict):
     start: str | None
     end: str | None
     requested_seconds: NotRequired[float]  # present when the window asked for exceeded the retention
+    overflow_traces: NotRequired[int]  # traces in the summary only: their buckets held cardinality_limit keys
     complete: bool  # whether every trace of the window could be considered
     filtered_from_recent_traces: NotRequired[int]  # with filters: the recent traces they were applied to
 

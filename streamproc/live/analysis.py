@@ -35,6 +35,7 @@ class LiveAnalysis:
             retention_ns=seconds_to_ns(settings.report_retention),
             recent_traces=settings.report_recent_traces,
             recent_spans=settings.report_recent_spans,
+            cardinality_limit=settings.cardinality_limit,
         )
         pipeline = LivePipeline(
             limits=settings.assembler_limits(),

@@ -9,7 +9,7 @@ from a bounded ring of the most recent traces, and the report says how far back 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from streamproc.analyze.filters import TraceFilter, filter_trees
@@ -25,6 +25,32 @@ class _Bucket:
     start_ns: int
     suite: AnalysisSuite
     skipped_spans: int = 0
+    overflow_traces: int = 0  # traces counted in the summary only: they would have passed the key limit
+    names: dict[str, set[str]] = field(default_factory=dict)  # the operations the suite holds, by service
+    key_count: int = 0
+
+    def admits(self, tree: TraceTree, limit: int) -> bool:
+        """Whether the bucket's analyses may take `tree`: its (service, operation) keys stay within
+        `limit` (and are then counted as held). The common case, every key known, allocates nothing."""
+        names = self.names
+        for span in tree.spans:
+            known = names.get(span.service)
+            if known is None or span.name not in known:
+                break
+        else:
+            return True
+        new = {(span.service, span.name) for span in tree.spans}
+        new = {key for key in new if key[1] not in names.get(key[0], ())}
+        if self.key_count + len(new) > limit:
+            return False
+        for service, name in new:
+            names.setdefault(service, set()).add(name)
+        self.key_count += len(new)
+        return True
+        if len(self.keys) + len(new) > limit:
+            return False
+        self.keys |= new
+        return True
 
 
 class WindowsState(NamedTuple):
@@ -49,7 +75,9 @@ class ReportWindows:
         retention_ns: int,
         recent_traces: int,
         recent_spans: int = 200_000,
+        cardinality_limit: int = 2_000,
     ) -> None:
+        self.cardinality_limit = cardinality_limit
         self.options = options
         self.bucket_ns = bucket_ns
         self.retention_ns = retention_ns
@@ -69,7 +97,15 @@ class ReportWindows:
         return self._buckets[-1]
 
     def observe_trace(self, findings: TraceFindings, now_ns: int) -> None:
-        self._current(now_ns).suite.observe_findings(findings)
+        """A completed trace into the current bucket: every analysis while the bucket's distinct
+        (service, operation) keys stay within the cardinality limit; past it, the summary only (the trace
+        and its duration count; its operations do not), counted as an overflow trace."""
+        bucket = self._current(now_ns)
+        if bucket.admits(findings.tree, self.cardinality_limit):
+            bucket.suite.observe_findings(findings)
+        else:
+            bucket.suite.summary.observe(findings.tree)
+            bucket.overflow_traces += 1
         self._recent.append((now_ns, findings.tree))
         self._recent_span_count += len(findings.tree.spans)
         while self._recent and (
@@ -113,7 +149,7 @@ class ReportWindows:
         if buckets and buckets[-1].start_ns == current_start:
             copy = AnalysisSuite(self.options, SketchDurations())
             copy.merge(buckets[-1].suite)
-            buckets[-1] = _Bucket(current_start, copy, buckets[-1].skipped_spans)
+            buckets[-1] = _Bucket(current_start, copy, buckets[-1].skipped_spans, buckets[-1].overflow_traces)
         recent: list[TraceTree] | None = None
         complete = True
         if rules is not None and rules.active:
@@ -151,6 +187,7 @@ class WindowSnapshot:
             window = _window(self.window_ns, since, self.now_ns, filtered=None, complete=True)
         if self.asked_ns > self.window_ns:
             window["requested_seconds"] = self.asked_ns / NS_PER_S
+        window["overflow_traces"] = sum(b.overflow_traces for b in self.buckets)
         report = suite.report(
             sections=sections, top=top, skipped_spans=sum(b.skipped_spans for b in self.buckets)
         )
