@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run demo test check lint types format clean bench
+.PHONY: run demo test check lint types format clean bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,7 @@ clean:
 # Benchmarks: throughput, memory, completion latency, batch speed (minutes; not part of `make test`).
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# A long fuzz run: the fuzz tests with many more examples than `make test` gives them (minutes).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py

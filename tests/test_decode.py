@@ -467,3 +467,24 @@ def test_jaeger_ids_without_leading_zeros_are_numbers():
     assert parent.span_id.hex() == "0000000000000002"
     assert parent.trace_id.hex() == "00000000000000000000000000000001" == child.trace_id.hex()
     assert child.parent_span_id == parent.span_id
+
+
+def test_otlp_json_entries_of_the_wrong_shape_are_skipped_with_a_reason():
+    """Found by the fuzz tests: a resource whose attributes hold a list key, scopeSpans that is a boolean,
+    a span list entry that is null. Each is skipped with a reason; the good span beside them is kept."""
+    good = dict(OTLP_SPAN, spanId=S3)
+    doc = {
+        "resourceSpans": [
+            {"resource": {"attributes": [{"key": [], "value": {}}, None]}, "scopeSpans": True},
+            {"resource": None, "scopeSpans": [None, {"spans": [None, good]}]},
+            7,
+        ]
+    }
+    _, result = decode(doc)
+    assert [s.span_id.hex() for s in result.spans] == [S3]
+    assert [s.detail for s in result.skipped] == [
+        "scopeSpans is not a list: True",
+        "an entry of scopeSpans is not an object",
+        "an entry of spans is not an object",
+        "an entry of resourceSpans is not an object",
+    ]

@@ -25,7 +25,8 @@ from streamproc.decode.common import (
     scalar_text,
     to_int,
 )
-from streamproc.model import UNKNOWN_SERVICE, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode
+from streamproc.units import quoted
 
 _SCALAR_KEYS = ("stringValue", "intValue", "boolValue", "doubleValue")
 
@@ -43,14 +44,18 @@ def is_otlp(doc: Any) -> bool:
 
 
 def decode_otlp_json(doc: Any) -> DecodeResult:
+    """Every span of the document; a resource or scope entry of the wrong shape is skipped with a reason
+    (its spans cannot be counted: there is no list of them to count)."""
     result = DecodeResult()
-    for resource_spans in _resource_spans(doc) or ():
-        resource = resource_spans.get("resource") or {}
-        attributes = dict(_attribute_pairs(resource.get("attributes")))
+    for resource_spans in _objects(_resource_spans(doc), "resourceSpans", result):
+        resource = resource_spans.get("resource")
+        attributes = dict(
+            _attribute_pairs(resource.get("attributes") if isinstance(resource, dict) else None)
+        )
         service = intern_text(attributes.get("service.name"), UNKNOWN_SERVICE)
-        scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
-        for scope in scopes:
-            for raw in scope.get("spans") or ():
+        scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans")
+        for scope in _objects(scopes, "scopeSpans", result):
+            for raw in _objects(scope.get("spans"), "spans", result):
                 try:
                     result.spans.append(_span(raw, service))
                 except SpanProblem as problem:
@@ -60,6 +65,20 @@ def decode_otlp_json(doc: Any) -> DecodeResult:
                         SpanProblem(SkipReason.BAD_FIELD, f"malformed span: {exc}"), raw, "traceId", "spanId"
                     )
     return result
+
+
+def _objects(items: Any, what: str, result: DecodeResult) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON list (a missing list is empty); anything else is skipped with a reason."""
+    if items is None:
+        return
+    if not isinstance(items, list):
+        result.skipped.append(SkippedSpan(SkipReason.BAD_FIELD, f"{what} is not a list: {quoted(items)}"))
+        return
+    for item in items:
+        if isinstance(item, dict):
+            yield item
+        else:
+            result.skipped.append(SkippedSpan(SkipReason.BAD_FIELD, f"an entry of {what} is not an object"))
 
 
 def any_value(value: Any) -> Any:
@@ -73,8 +92,12 @@ def any_value(value: Any) -> Any:
 
 
 def _attribute_pairs(attributes: Any) -> Iterator[tuple[str, Any]]:
-    for attribute in attributes or ():
-        yield attribute.get("key", ""), any_value(attribute.get("value"))
+    """(key, scalar) of each attribute object with a string key; anything else is passed over."""
+    if not isinstance(attributes, list):
+        return
+    for attribute in attributes:
+        if isinstance(attribute, dict) and isinstance(key := attribute.get("key", ""), str):
+            yield key, any_value(attribute.get("value"))
 
 
 def _enum(value: Any, prefix: str, names: dict[str, int], what: str) -> int:
@@ -104,6 +127,8 @@ def _span(raw: dict[str, Any], service: str) -> Span:
         kind, code = SpanKind(kind_value), StatusCode(code_value)
     except ValueError as exc:
         raise SpanProblem(SkipReason.BAD_FIELD, str(exc)) from None
+    if not isinstance(raw.get("attributes", []), list):
+        raise SpanProblem(SkipReason.BAD_FIELD, f"attributes is not a list: {quoted(raw.get('attributes'))}")
     pairs = list(_attribute_pairs(raw.get("attributes")))
     for event in raw.get("events") or ():
         if event.get("name") == "exception":
