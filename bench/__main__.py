@@ -300,7 +300,16 @@ def batch(traces: int) -> dict:
 
 def table(results: dict) -> str:
     i, m, lat, b = results["ingest"], results["memory"], results["latency"], results["batch"]
+    o = results["overload"]
+    calls = ", ".join(f"{code} {count:,}" for code, count in sorted(o["calls"].items()))
     rows = [
+        (
+            "overload: 3x sustained offered for 60 s",
+            f"{o['offered_spans'] / o['seconds']:,.0f} spans/s",
+            "",
+            f"calls: {calls}; peak RSS {o['peak_rss_bytes'] / 2**20:,.0f} MiB; "
+            f"accounting exact: {o['accounting_exact']}",
+        ),
         (
             "ingest, null receiver",
             f"{i['null']['spans_per_s']:,.0f} spans/s",
@@ -395,6 +404,10 @@ def main() -> None:
     )
     print("batch ...", file=sys.stderr)
     results["batch"] = batch(args.batch_traces)
+    print("overload ...", file=sys.stderr)
+    from bench.overload import run as overload
+
+    results["overload"] = overload(3 * results["ingest"]["streamproc"]["sustained_spans_per_s"], 60.0)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\n(figures in {args.output})")
