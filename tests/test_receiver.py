@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -36,6 +40,28 @@ def good_request(number: int = 1, count: int = 3) -> bytes:
     tid = trace_id(number)
     spans = [span(i, 0 if i == 1 else 1, 0, 10, trace=tid, service="svc") for i in range(1, count + 1)]
     return otlp_request(spans).SerializeToString()
+
+
+@contextlib.contextmanager
+def one_export_in_flight(running):
+    """A long read holds the pipeline, so one Export blocks in ingest, in flight; on leaving, the hold is
+    released and that Export completes. Yields the Event that releases it early."""
+    held, release = threading.Event(), threading.Event()
+    holding = threading.Thread(
+        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
+    )
+    holding.start()
+    held.wait(timeout=10)
+    first_done = threading.Event()
+    first = threading.Thread(target=lambda: (export(running, good_request(1)), first_done.set()))
+    first.start()
+    wait_for(lambda: running.receiver.inflight == 1)
+    try:
+        yield release
+    finally:
+        release.set()
+        first.join(timeout=10)
+    assert first_done.is_set()
 
 
 def test_garbage_bytes_get_invalid_argument_and_the_server_keeps_serving(service):
@@ -147,30 +173,14 @@ def test_request_bytes_round_trip_is_the_sdk_wire_format():
 
 def test_over_capacity_answers_unavailable_and_counts_the_refusal():
     """With max_inflight_requests=1 and one Export still being handled, the next is UNAVAILABLE."""
-    import threading
-
     running = start_service(max_inflight_requests=1)
-    first_done = threading.Event()
-    held, release = threading.Event(), threading.Event()
-    holding = threading.Thread(
-        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
-    )
     try:
-        holding.start()  # a long read holds the pipeline: the first Export blocks in ingest, in flight
-        held.wait(timeout=10)
-        first = threading.Thread(target=lambda: (export(running, good_request(1)), first_done.set()))
-        first.start()
-        wait_for(lambda: running.receiver.inflight == 1)
-        with pytest.raises(grpc.RpcError) as caught:
+        with one_export_in_flight(running), pytest.raises(grpc.RpcError) as caught:
             export(running, good_request(2))
-        release.set()
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "over capacity" in caught.value.details()
-        first.join(timeout=10)
-        assert first_done.is_set()
         assert value(samples(running), "streamproc_spans_refused_total", reason="over_capacity") == 3
     finally:
-        release.set()
         running.shutdown()
 
 
@@ -198,60 +208,33 @@ def test_a_port_in_use_is_a_startup_error_naming_the_address():
 
 def test_bytes_in_flight_are_bounded_before_decoding():
     """With a 1-byte budget and one Export in progress, the next is UNAVAILABLE and none of it is taken."""
-    import threading
-
     running = start_service(max_inflight_bytes=1)
-    held, release = threading.Event(), threading.Event()
-    holding = threading.Thread(
-        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
-    )
     try:
-        holding.start()
-        held.wait(timeout=10)
-        first = threading.Thread(target=lambda: export(running, good_request(1)))
-        first.start()
-        wait_for(lambda: running.receiver.inflight == 1)
-        with pytest.raises(grpc.RpcError) as caught:
+        with one_export_in_flight(running), pytest.raises(grpc.RpcError) as caught:
             export(running, good_request(2))
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
-        release.set()
-        first.join(timeout=10)
         found = samples(running)
         assert value(found, "streamproc_spans_refused_total", reason="over_capacity") == 3
         assert value(found, "streamproc_spans_received_total") == 3  # the first request's only
     finally:
-        release.set()
         running.shutdown()
 
 
 def test_a_call_reached_near_its_deadline_is_refused_not_ingested():
-    """One worker busy for 0.8 s; a call with a 1 s deadline waits for it and is reached with ~0.2 s left:
+    """One worker busy for 0.7 s; a call with a 1 s deadline waits for it and is reached with ~0.3 s left:
     it gets UNAVAILABLE (not DEADLINE_EXCEEDED after its spans were taken), counted as `deadline`."""
-    import threading
-    import time
-
     running = start_service(grpc_workers=1, min_deadline_left=0.5)
-    held, release = threading.Event(), threading.Event()
-    holding = threading.Thread(
-        target=running.pipeline.read, args=(lambda _now: (held.set(), release.wait()),)
-    )
     try:
-        holding.start()
-        held.wait(timeout=10)
-        first = threading.Thread(target=lambda: export(running, good_request(1)))
-        first.start()
-        wait_for(lambda: running.receiver.inflight == 1)
-        threading.Timer(0.7, release.set).start()
-        started = time.monotonic()
-        with pytest.raises(grpc.RpcError) as caught:
-            export(running, good_request(2), timeout=1.0)
-        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE, caught.value.details()
-        assert "deadline left" in caught.value.details()
-        assert time.monotonic() - started < 1.0
-        first.join(timeout=10)
+        with one_export_in_flight(running) as release:
+            threading.Timer(0.7, release.set).start()
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:
+                export(running, good_request(2), timeout=1.0)
+            assert caught.value.code() is grpc.StatusCode.UNAVAILABLE, caught.value.details()
+            assert "deadline left" in caught.value.details()
+            assert time.monotonic() - started < 1.0
         found = samples(running)
         assert value(found, "streamproc_spans_refused_total", reason="deadline") == 3
         assert value(found, "streamproc_spans_received_total") == 3
     finally:
-        release.set()
         running.shutdown()
