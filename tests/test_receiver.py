@@ -171,15 +171,21 @@ def test_request_bytes_round_trip_is_the_sdk_wire_format():
     assert len(parsed.resource_spans[0].scope_spans[0].spans) == 2
 
 
-def test_over_capacity_answers_unavailable_and_counts_the_refusal():
-    """With max_inflight_requests=1 and one Export still being handled, the next is UNAVAILABLE."""
-    running = start_service(max_inflight_requests=1)
+@pytest.mark.parametrize(
+    "bound", [{"max_inflight_requests": 1}, {"max_inflight_bytes": 1}], ids=["requests", "bytes"]
+)
+def test_over_capacity_answers_unavailable_before_decoding_and_counts_the_refusal(bound):
+    """With one Export in progress and a bound of one request (or one byte) in flight, the next is
+    UNAVAILABLE, counted as refused, and none of its spans is taken."""
+    running = start_service(**bound)
     try:
         with one_export_in_flight(running), pytest.raises(grpc.RpcError) as caught:
             export(running, good_request(2))
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "over capacity" in caught.value.details()
-        assert value(samples(running), "streamproc_spans_refused_total", reason="over_capacity") == 3
+        found = samples(running)
+        assert value(found, "streamproc_spans_refused_total", reason="over_capacity") == 3
+        assert value(found, "streamproc_spans_received_total") == 3  # the first request's only
     finally:
         running.shutdown()
 
@@ -204,20 +210,6 @@ def test_a_port_in_use_is_a_startup_error_naming_the_address():
             Service(Settings(grpc_listen="127.0.0.1:0", http_listen=http_taken))
     finally:
         first.shutdown()
-
-
-def test_bytes_in_flight_are_bounded_before_decoding():
-    """With a 1-byte budget and one Export in progress, the next is UNAVAILABLE and none of it is taken."""
-    running = start_service(max_inflight_bytes=1)
-    try:
-        with one_export_in_flight(running), pytest.raises(grpc.RpcError) as caught:
-            export(running, good_request(2))
-        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
-        found = samples(running)
-        assert value(found, "streamproc_spans_refused_total", reason="over_capacity") == 3
-        assert value(found, "streamproc_spans_received_total") == 3  # the first request's only
-    finally:
-        running.shutdown()
 
 
 def test_a_call_reached_near_its_deadline_is_refused_not_ingested():
