@@ -90,10 +90,10 @@ class OtlpReceiver:
         self._address = f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
-            # A backstop on calls waiting for a worker: past it gRPC answers RESOURCE_EXHAUSTED at once
-            # rather than queueing calls until their deadlines pass. Below it, a call reached with too
-            # little of its deadline left, or past the in-flight bounds, is refused with UNAVAILABLE.
-            maximum_concurrent_rpcs=max_inflight + workers,
+            # Workers outnumber the calls allowed in flight, so the spare ones answer refusals (UNAVAILABLE)
+            # at once; this is only a backstop on calls waiting for a worker, past which gRPC itself
+            # answers RESOURCE_EXHAUSTED rather than queueing calls until their deadlines pass.
+            maximum_concurrent_rpcs=max_inflight + 4 * workers,
             options=[
                 ("grpc.max_receive_message_length", max_message_size),
                 ("grpc.so_reuseport", 0),  # a port in use is an error, never silently shared

@@ -39,8 +39,12 @@ class Settings:
         "127.0.0.1:9464", "HTTP listen address for /metrics, /healthz, /readyz, /api/report"
     )
     max_message_size: int = _setting(16 * 1024 * 1024, "largest OTLP request accepted, in bytes")
-    max_inflight_requests: int = _setting(64, "concurrent Export calls before refusing with UNAVAILABLE")
-    grpc_workers: int = _setting(8, "gRPC server worker threads")
+    max_inflight_requests: int = _setting(
+        8, "Export calls being ingested at once before refusing with UNAVAILABLE"
+    )
+    grpc_workers: int = _setting(
+        32, "gRPC server worker threads (more than max_inflight_requests, so that refusals are answered)"
+    )
     max_inflight_bytes: int = _setting(
         64 * 1024 * 1024, "bytes of Export requests being handled at once before refusing with UNAVAILABLE"
     )
