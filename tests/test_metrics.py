@@ -20,7 +20,12 @@ def exposition(metrics: LiveMetrics) -> str:
     idle = LivePipeline(limits=AssemblerLimits(), options=AnalysisOptions())
     registry = CollectorRegistry()
     windows = ReportWindows(
-        AnalysisOptions(), bucket_ns=60 * 10**9, retention_ns=3600 * 10**9, recent_traces=10
+        AnalysisOptions(),
+        bucket_ns=60 * 10**9,
+        retention_ns=3600 * 10**9,
+        recent_traces=10,
+        recent_spans=1000,
+        cardinality_limit=100,
     )
     registry.register(MetricsCollector(metrics, read=idle.read, stats=idle.stats, windows=windows.state))
     return generate_latest(registry).decode()

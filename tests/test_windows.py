@@ -20,9 +20,16 @@ def findings(number: int, *, service: str = "web", error: str | None = None):
     return find(t, AnalysisOptions())
 
 
-def windows(*, recent_traces: int = 100) -> ReportWindows:
+def windows(
+    *, recent_traces: int = 100, recent_spans: int = 100_000, cardinality_limit: int = 100
+) -> ReportWindows:
     return ReportWindows(
-        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=recent_traces
+        AnalysisOptions(),
+        bucket_ns=60 * S,
+        retention_ns=3600 * S,
+        recent_traces=recent_traces,
+        recent_spans=recent_spans,
+        cardinality_limit=cardinality_limit,
     )
 
 
@@ -126,9 +133,7 @@ def test_the_recent_ring_is_bounded_by_spans():
     report over a window that lost traces says it is incomplete."""
     from tests.builders import span as make_span
 
-    state = ReportWindows(
-        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=1000, recent_spans=100
-    )
+    state = windows(recent_traces=1000, recent_spans=100)
     for number in range(1, 11):
         spans = [make_span(1, 0, 0, 40, trace=trace_id(number), service="web", name="GET /")]
         spans += [make_span(n, 1, 1, 2, trace=trace_id(number), service="web") for n in range(2, 31)]
@@ -193,9 +198,7 @@ def test_reports_and_ingest_run_together():
 def test_a_bucket_holds_at_most_cardinality_limit_operations():
     """100,000 distinct names grew the report windows by 2.7 kB each: past the limit a trace counts in the
     summary only, and the window says how many did."""
-    state = ReportWindows(
-        AnalysisOptions(), bucket_ns=60 * S, retention_ns=3600 * S, recent_traces=10, cardinality_limit=10
-    )
+    state = windows(recent_traces=10, cardinality_limit=10)
     from tests.builders import span as make_span
 
     for number in range(1, 101):

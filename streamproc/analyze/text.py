@@ -18,9 +18,7 @@ _NUMBER = re.compile(r"(?<![A-Za-z_?])-?\d+(?:\.\d+)?")
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 # What makes a 100-599 number an HTTP status code worth keeping: it follows HTTP (with a version or not),
 # status or code, with nothing but separators between.
-_CODE_BEFORE = re.compile(
-    r"(?<![A-Za-z])(?:[Hh][Tt][Tt][Pp](?:/\d(?:\.\d)?)?|[Ss][Tt][Aa][Tt][Uu][Ss]|[Cc][Oo][Dd][Ee])[\s:=_#]*$"
-)
+_CODE_BEFORE = re.compile(r"(?<![A-Za-z])(?i:http(?:/\d(?:\.\d)?)?|status|code)[\s:=_#]*$")
 _DIGIT = re.compile(r"\d")
 
 NO_MESSAGE = "(no message)"

@@ -45,27 +45,9 @@ class MetricsCollector(Collector):
         self._windows = windows
 
     def collect(self) -> Iterator[Metric]:
-        rendered: list[Metric] = self._read(lambda _now: self._metrics.render())
-        windows: WindowsState = self._read(lambda _now: self._windows())
+        rendered, windows = self._read(lambda _now: (self._metrics.render(), self._windows()))
         yield from rendered
-        yield from self_metrics(self._stats(), self._metrics.overflow_counts())
-        yield from _gauges(
-            (
-                "streamproc_report_recent_traces",
-                "Recent traces kept for filtered reports.",
-                windows.recent_traces,
-            ),
-            (
-                "streamproc_report_recent_spans",
-                "Spans of the recent traces kept for filtered reports.",
-                windows.recent_spans,
-            ),
-            (
-                "streamproc_report_limit_spans",
-                "report_recent_spans: the bound on those spans.",
-                windows.recent_spans_limit,
-            ),
-        )
+        yield from self_metrics(self._stats(), self._metrics.overflow_counts(), windows)
 
 
 class LiveMetrics:
@@ -216,8 +198,9 @@ def _counter(name: str, documentation: str, label: str, values: dict[str, int]) 
     return metric
 
 
-def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]:
-    """The `streamproc_*` families: what the pipeline received, dropped, refused, completed and holds."""
+def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: WindowsState) -> list[Metric]:
+    """The `streamproc_*` families: what the pipeline received, dropped, refused, completed and holds, and
+    what the report windows hold."""
     counters = [
         _counter(
             "streamproc_spans_received",
@@ -289,6 +272,21 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int]) -> list[Metric]
             "streamproc_buffer_limit_spans",
             "max_buffered_spans: the bound on buffered spans.",
             buffer.limits.max_buffered_spans,
+        ),
+        (
+            "streamproc_report_recent_traces",
+            "Recent traces kept for filtered reports.",
+            windows.recent_traces,
+        ),
+        (
+            "streamproc_report_recent_spans",
+            "Spans of the recent traces kept for filtered reports.",
+            windows.recent_spans,
+        ),
+        (
+            "streamproc_report_limit_spans",
+            "report_recent_spans: the bound on those spans.",
+            windows.recent_spans_limit,
         ),
     ]
     return [*counters, *_gauges(*gauges)]

@@ -39,8 +39,9 @@ class _Bucket:
                 break
         else:
             return True
-        new = {(span.service, span.name) for span in tree.spans}
-        new = {key for key in new if key[1] not in names.get(key[0], ())}
+        new = {
+            (span.service, span.name) for span in tree.spans if span.name not in names.get(span.service, ())
+        }
         if self.key_count + len(new) > limit:
             return False
         for service, name in new:
@@ -74,8 +75,8 @@ class ReportWindows:
         bucket_ns: int,
         retention_ns: int,
         recent_traces: int,
-        recent_spans: int = 200_000,
-        cardinality_limit: int = 2_000,
+        recent_spans: int,
+        cardinality_limit: int,
     ) -> None:
         self.cardinality_limit = cardinality_limit
         self.options = options
