@@ -162,3 +162,24 @@ def test_report_aggregates_per_operation_and_lists_slowest_first():
     assert summary["root"]["total_ms"] == 14.0  # 4 + 10
     assert summary["db"]["share_pct"] == 72.0
     assert summary["db"]["trace_count"] == 2
+
+
+def test_slowest_path_entry_carries_what_a_waterfall_draws():
+    """Each span on a slowest trace's path: its start after the trace's start, its parent's position in
+    the list, its stretches on the path, and how many spans below it are off the path (here span 3, which
+    overlaps span 2 and ends first, with its child 5)."""
+    t = trace(
+        span(1, 0, 100, 200),
+        span(2, 1, 110, 160),
+        span(3, 1, 115, 130, error="boom"),
+        span(5, 3, 116, 120),
+        span(4, 1, 160, 195),
+    )
+    [entry] = suite_of(t).report()["critical_paths"]
+    assert entry["span_count"] == 5
+    rows = {s["span_id"][-1]: s for s in entry["spans"]}
+    assert [s["span_id"][-1] for s in entry["spans"]] == ["1", "2", "4"]
+    assert (rows["1"]["start_ms"], rows["1"]["parent"], rows["1"]["off_path_spans"]) == (0.0, None, 2)
+    assert rows["1"]["sections"] == [[0.0, 10.0], [95.0, 100.0]]
+    assert (rows["2"]["start_ms"], rows["2"]["parent"], rows["2"]["sections"]) == (10.0, 0, [[10.0, 60.0]])
+    assert (rows["4"]["parent"], rows["4"]["sections"], rows["4"]["error"]) == (0, [[60.0, 95.0]], False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from streamproc.model import SpanKind
 from tests.builders import span, suite_of, trace, trace_id
 
@@ -17,9 +19,34 @@ def test_client_server_pair_is_one_call_and_its_error_counts_once():
     )
     deps = suite_of(t).report()["dependencies"]
     assert deps["edges"] == [
-        {"parent": "web", "child": "api", "call_count": 1, "error_count": 1, "connection_type": ""}
+        {
+            "parent": "web",
+            "child": "api",
+            "call_count": 1,
+            "error_count": 1,
+            "connection_type": "",
+            "p95_ms": pytest.approx(80, rel=0.03),  # the caller's span: 10 to 90 ms
+        }
     ]
     assert deps["dependencies"] == {"web": {"api": 1}}
+
+
+def test_edge_p95_is_of_the_callers_durations_within_3_percent_and_merges():
+    """100 calls taking 1 to 100 ms: p95 is about 95 ms (exactly 95.05 by interpolation), from one suite
+    or from two that each saw half the calls."""
+    traces = [
+        trace(
+            span(1, 0, 0, 200, service="web", kind=SERVER, trace=trace_id(n)),
+            span(2, 1, 0, n, service="web", kind=CLIENT, trace=trace_id(n)),
+            span(3, 2, 0, n / 2, service="api", kind=SERVER, trace=trace_id(n)),
+        )
+        for n in range(1, 101)
+    ]
+    whole = suite_of(*traces).report()["dependencies"]["edges"][0]
+    assert whole["p95_ms"] == pytest.approx(95.05, rel=0.03)
+    halves = suite_of(*traces[::2])
+    halves.merge(suite_of(*traces[1::2]))
+    assert halves.report()["dependencies"]["edges"][0]["p95_ms"] == whole["p95_ms"]
 
 
 def test_uninstrumented_database_becomes_a_virtual_node():

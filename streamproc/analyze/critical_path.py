@@ -130,8 +130,9 @@ class CriticalPathAnalyzer:
         self.stats: dict[OperationKey, PathStats] = {}
         self._slowest: list[_Slowest] = []
 
-    def observe(self, tree: TraceTree, per_span: dict[int, int]) -> None:
-        """`per_span`: critical path time per span index, in path order (see `critical_time_per_span`)."""
+    def observe(self, tree: TraceTree, per_span: dict[int, int], sections: list[CriticalSection]) -> None:
+        """`per_span`: critical path time per span index, in path order (see `critical_time_per_span`),
+        of the path's `sections`."""
         seen: set[OperationKey] = set()
         for index, critical_ns in per_span.items():
             span = tree.spans[index]
@@ -144,9 +145,9 @@ class CriticalPathAnalyzer:
                 seen.add(key)
                 stats.trace_count += 1
             self.total_ns += critical_ns
-        self._remember(tree, per_span)
+        self._remember(tree, per_span, sections)
 
-    def _remember(self, tree: TraceTree, per_span: dict[int, int]) -> None:
+    def _remember(self, tree: TraceTree, per_span: dict[int, int], sections: list[CriticalSection]) -> None:
         order = bytes(255 - b for b in tree.trace_id)
         if self.keep <= 0:
             return
@@ -155,7 +156,7 @@ class CriticalPathAnalyzer:
             self._slowest[0].trace_id_order,
         ):
             return
-        item = _Slowest(tree.duration_ns, order, _path_entry(tree, per_span))
+        item = _Slowest(tree.duration_ns, order, _path_entry(tree, per_span, sections))
         if len(self._slowest) < self.keep:
             heapq.heappush(self._slowest, item)
         else:
@@ -190,13 +191,29 @@ class CriticalPathAnalyzer:
         ]
 
 
-def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> CriticalPath:
-    spans = tree.spans
+def _path_entry(tree: TraceTree, per_span: dict[int, int], sections: list[CriticalSection]) -> CriticalPath:
+    """A slowest trace's path, with what a waterfall needs: each span's start (ms after the trace's start),
+    its parent (a position in this list; the spans on a path hang together from a root), its critical
+    sections and how many spans below it are off the path."""
+    spans, base = tree.spans, tree.start_ns
+    position = {index: place for place, index in enumerate(per_span)}
+    parents: dict[int, int] = {}
+    off_path = dict.fromkeys(per_span, 0)
+    for index in per_span:
+        for child in tree.children[index]:
+            if child in position:
+                parents[child] = position[index]
+            else:
+                off_path[index] += _subtree_size(tree, child)
+    timed: dict[int, list[list[float]]] = {}
+    for section in sections:
+        timed.setdefault(section.span, []).append([ms(section.start_ns - base), ms(section.end_ns - base)])
     return {
         "trace_id": tree.trace_id.hex(),
         "total_duration_ms": ms(tree.duration_ns),
         "critical_path_duration_ms": ms(sum(per_span.values())),
         "root_count": len(tree.roots),
+        "span_count": len(spans),
         "spans": [
             {
                 "span_id": span_id_hex(spans[index].span_id),
@@ -204,7 +221,20 @@ def _path_entry(tree: TraceTree, per_span: dict[int, int]) -> CriticalPath:
                 "operation": spans[index].name,
                 "duration_ms": ms(spans[index].end_ns - spans[index].start_ns),
                 "critical_ms": ms(critical_ns),
+                "start_ms": ms(spans[index].start_ns - base),
+                "parent": parents.get(index),
+                "error": spans[index].is_error,
+                "sections": timed.get(index, []),
+                "off_path_spans": off_path[index],
             }
             for index, critical_ns in per_span.items()
         ],
     }
+
+
+def _subtree_size(tree: TraceTree, top: int) -> int:
+    count, stack = 0, [top]
+    while stack:
+        count += 1
+        stack.extend(tree.children[stack.pop()])
+    return count

@@ -24,6 +24,14 @@ class DurationStats(TypedDict):
     max_ms: float
 
 
+class HistogramBin(TypedDict):
+    """A bin of a fixed logarithmic grid, ten a decade: durations over the grid's bound before `le_ms`
+    (`le_ms / 10 ** 0.1`) up to `le_ms`; only bins that hold traces are listed."""
+
+    le_ms: float
+    count: int
+
+
 class Summary(TypedDict):
     trace_count: int
     span_count: int
@@ -34,6 +42,7 @@ class Summary(TypedDict):
     malformed_traces: int  # traces whose parent chains looped, analyzed after the loop was cut
     time_range: TimeRange
     duration_stats: DurationStats
+    duration_histogram: list[HistogramBin]  # trace durations, fastest bin first
 
 
 class Bottleneck(TypedDict):
@@ -52,6 +61,11 @@ class PathSpan(TypedDict):
     operation: str
     duration_ms: float
     critical_ms: float
+    start_ms: float  # after the trace's start
+    parent: int | None  # the parent's position in this list; None for a root
+    error: bool
+    sections: list[list[float]]  # [start_ms, end_ms] of each stretch on the critical path
+    off_path_spans: int  # spans below this one that are not on the path
 
 
 class CriticalPath(TypedDict):
@@ -61,6 +75,7 @@ class CriticalPath(TypedDict):
         float  # the sum of every root's path: more than the trace's with parallel roots
     )
     root_count: int  # spans without a parent in the trace; each has a path of its own
+    span_count: int
     spans: list[PathSpan]
 
 
@@ -111,6 +126,7 @@ class Edge(TypedDict):
     call_count: int
     error_count: int
     connection_type: str
+    p95_ms: float  # of the caller's durations, within 6 % (one bin of a logarithmic grid)
 
 
 class Dependencies(TypedDict):

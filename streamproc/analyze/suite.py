@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
-from streamproc.analyze.critical_path import CriticalPathAnalyzer, critical_path, critical_time_per_span
+from streamproc.analyze.critical_path import (
+    CriticalPathAnalyzer,
+    CriticalSection,
+    critical_path,
+    critical_time_per_span,
+)
 from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
 from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
 from streamproc.analyze.schema import Report
@@ -48,15 +53,18 @@ class TraceFindings(NamedTuple):
     tree: TraceTree
     bottlenecks: Bottlenecks
     critical_ns: dict[int, int]  # span index -> time on the critical path, in path order
+    critical_sections: list[CriticalSection]
     error_classes: list[tuple[int, ErrorClass]]
     calls: list[Call]
 
 
 def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
+    sections = critical_path(tree)
     return TraceFindings(
         tree=tree,
         bottlenecks=find_bottlenecks(tree, tree.self_times(), options.bottleneck_threshold_pct),
-        critical_ns=critical_time_per_span(critical_path(tree)),
+        critical_ns=critical_time_per_span(sections),
+        critical_sections=sections,
         error_classes=classify(tree),
         calls=find_calls(tree),
     )
@@ -86,7 +94,7 @@ class AnalysisSuite:
         tree = findings.tree
         self.summary.observe(tree)
         self.bottlenecks.observe(tree, findings.bottlenecks)
-        self.critical_paths.observe(tree, findings.critical_ns)
+        self.critical_paths.observe(tree, findings.critical_ns, findings.critical_sections)
         self.errors.observe(tree, findings.error_classes)
         self.dependencies.observe(tree, findings.calls)
 

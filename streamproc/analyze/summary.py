@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from streamproc.analyze.histogram import count_durations, report_bins
 from streamproc.analyze.schema import Summary
 from streamproc.analyze.stats import pct, percentiles
 from streamproc.analyze.tree import TraceTree
@@ -21,6 +22,10 @@ class DurationStore(Protocol):
 
     def quantiles(self, percents: tuple[int, ...]) -> list[float]: ...
 
+    def histogram(self) -> dict[int, int]:
+        """Counts per bin of the report's logarithmic grid (`analyze.histogram`)."""
+        ...
+
 
 class ExactDurations:
     """Every trace duration, for exact percentiles: the batch path, where the input bounds the size."""
@@ -36,6 +41,9 @@ class ExactDurations:
 
     def quantiles(self, percents: tuple[int, ...]) -> list[float]:
         return percentiles(self.values, percents)
+
+    def histogram(self) -> dict[int, int]:
+        return count_durations(self.values)
 
 
 class SummaryAnalyzer:
@@ -111,4 +119,5 @@ class SummaryAnalyzer:
                 "p99_ms": ms(p99),
                 "max_ms": ms(self.max_ns or 0),
             },
+            "duration_histogram": report_bins(self.durations.histogram()),
         }

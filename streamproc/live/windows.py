@@ -48,10 +48,6 @@ class _Bucket:
             names.setdefault(service, set()).add(name)
         self.key_count += len(new)
         return True
-        if len(self.keys) + len(new) > limit:
-            return False
-        self.keys |= new
-        return True
 
 
 class WindowsState(NamedTuple):
