@@ -37,6 +37,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print the report as JSON (schema: README)")
     out.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     out.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report (service map, waterfalls, histogram) to FILE",
+    )
+    out.add_argument(
         "--verbose", "-v", action="store_true", help="example trace ids, per-service detail, paths"
     )
     out.add_argument("--top", type=int, default=10, metavar="N", help="items per list (default 10)")
@@ -199,16 +204,29 @@ def _emit(args: argparse.Namespace, report: Report, current: Analyzed, prog: str
     if args.json:
         output = render_json(report)
     else:
-        inputs = ", ".join(f"{s.source} ({s.format.value})" for s in current.inputs.sources)
-        title = f"Trace analysis: {inputs}"
-        if args.baseline:
-            title += f" against baseline {', '.join(args.baseline)}"
         output = render_text(
-            report, title=title, verbose=args.verbose, bottleneck_threshold_pct=args.bottleneck_threshold
+            report,
+            title=f"Trace analysis: {_subtitle(args, current)}",
+            verbose=args.verbose,
+            bottleneck_threshold_pct=args.bottleneck_threshold,
         ).encode()
+    if args.html:
+        from streamproc.report.html import render_html
+
+        page = render_html(report, title="Trace analysis", subtitle=_subtitle(args, current)).encode()
+        write_file(args.html, page)
+        print(f"{prog}: wrote the HTML report to {args.html} ({len(page) / 1024:,.0f} kB)", file=sys.stderr)
     if args.output:
         write_file(args.output, output)
         print(f"{prog}: wrote the report to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(output)
         sys.stdout.flush()
+
+
+def _subtitle(args: argparse.Namespace, current: Analyzed) -> str:
+    """The inputs, and the baseline when there is one."""
+    inputs = ", ".join(f"{s.source} ({s.format.value})" for s in current.inputs.sources)
+    if args.baseline:
+        inputs += f" against baseline {', '.join(args.baseline)}"
+    return inputs

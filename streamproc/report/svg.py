@@ -1,0 +1,239 @@
+"""Inline SVG charts for the HTML report: horizontal bars, the latency histogram and trace waterfalls.
+
+Pure functions from report data to SVG text. Colours come from CSS classes (the page's stylesheet sets
+them for light and dark), every mark has a text label beside it, and every chart a `<title>` for screen
+readers. Numbers are rounded to a tenth of a pixel to keep the page small.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+from typing import NamedTuple
+
+from streamproc.analyze.histogram import REPORT_PER_DECADE
+from streamproc.analyze.schema import CriticalPath, HistogramBin, PathSpan
+from streamproc.report.table import duration_text, shorten
+
+CHAR_PX = 7.0  # the width of a character of the 12 px labels, near enough for layout
+WIDTH = 960
+
+
+def px(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def text(x: float, y: float, content: str, cls: str = "", anchor: str = "start") -> str:
+    attrs = f' class="{cls}"' if cls else ""
+    if anchor != "start":
+        attrs += f' text-anchor="{anchor}"'
+    return f'<text x="{px(x)}" y="{px(y)}"{attrs}>{escape(content)}</text>'
+
+
+def rect(x: float, y: float, w: float, h: float, cls: str, *, title: str = "") -> str:
+    tip = f"<title>{escape(title)}</title>" if title else ""
+    close = f">{tip}</rect>" if tip else "/>"
+    return f'<rect class="{cls}" x="{px(x)}" y="{px(y)}" width="{px(max(w, 0.5))}" height="{px(h)}"{close}'
+
+
+def svg(width: float, height: float, label: str, body: Sequence[str], cls: str) -> str:
+    return (
+        f'<svg class="{cls}" role="img" aria-label="{escape(label)}" width="{px(width)}" '
+        f'height="{px(height)}" viewBox="0 0 {px(width)} {px(height)}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(label)}</title>{''.join(body)}</svg>"
+    )
+
+
+class Bar(NamedTuple):
+    label: str
+    value: float
+    value_text: str
+    cls: str = "bar"
+
+
+def bar_chart(bars: Sequence[Bar], label: str, *, label_chars: int = 48) -> str:
+    """One row a bar: its label on the left, the bar scaled to the largest value, the value as text."""
+    row, left = 22, min(label_chars, max((len(b.label) for b in bars), default=10)) * CHAR_PX + 12
+    value_px = max((len(b.value_text) for b in bars), default=8) * CHAR_PX + 12
+    span = WIDTH - left - value_px
+    top = max((b.value for b in bars), default=0) or 1
+    body = []
+    for i, b in enumerate(bars):
+        y = i * row
+        length = span * b.value / top
+        body.append(text(left - 8, y + 15, shorten(b.label, label_chars), "label", "end"))
+        body.append(rect(left, y + 4, length, row - 8, b.cls, title=f"{b.label}: {b.value_text}"))
+        body.append(text(left + length + 6, y + 15, b.value_text, "value"))
+    return svg(WIDTH, len(bars) * row + 4, label, body, "bars")
+
+
+def _bin_share(bins: list[HistogramBin]) -> dict[float, float]:
+    total = sum(b["count"] for b in bins) or 1
+    return {b["le_ms"]: b["count"] * 100 / total for b in bins}
+
+
+def histogram_chart(
+    bins: list[HistogramBin],
+    markers: Sequence[tuple[str, float]],
+    threshold_ms: float,
+    *,
+    baseline: list[HistogramBin] | None = None,
+) -> str:
+    """Trace durations on a log axis as a share of traces per bin, the percentile markers and the alert
+    threshold as labelled lines; a baseline's distribution as an outline over it."""
+    left, right, top, bottom, height = 56.0, 24.0, 34.0, 40.0, 280.0
+    ratio = 10 ** (1 / REPORT_PER_DECADE)
+    every = [b["le_ms"] for b in bins + (baseline or [])]
+    low = math.log10(min([*every, threshold_ms]) / ratio)
+    high = math.log10(max([*every, threshold_ms]) * ratio)
+    low, high = math.floor(low), math.ceil(high)
+    plot_w, plot_h = WIDTH - left - right, height - top - bottom
+
+    def x_of(value_ms: float) -> float:
+        return left + plot_w * (math.log10(max(value_ms, 1e-6)) - low) / (high - low)
+
+    shares = _bin_share(bins)
+    base_shares = _bin_share(baseline) if baseline else {}
+    peak = max([*shares.values(), *base_shares.values(), 1.0])
+
+    def y_of(share: float) -> float:
+        return top + plot_h * (1 - share / peak)
+
+    body = [
+        f'<line class="axis" x1="{px(left)}" y1="{px(top + plot_h)}" x2="{px(WIDTH - right)}" '
+        f'y2="{px(top + plot_h)}"/>'
+    ]
+    for decade in range(low, high + 1):
+        x = x_of(10.0**decade)
+        body.append(f'<line class="grid" x1="{px(x)}" y1="{px(top)}" x2="{px(x)}" y2="{px(top + plot_h)}"/>')
+        body.append(text(x, top + plot_h + 16, duration_text(10.0**decade), "tick", "middle"))
+    body.append(text(left - 6, top + 4, f"{peak:.0f} %", "tick", "end"))
+    body.append(text(left - 6, top + plot_h, "0 %", "tick", "end"))
+    body.append(
+        text(
+            left + plot_w / 2,
+            height - 6,
+            "trace duration (log scale); bars: share of traces",
+            "tick",
+            "middle",
+        )
+    )
+    for le_ms, share in shares.items():
+        x0, x1 = x_of(le_ms / ratio), x_of(le_ms)
+        body.append(
+            rect(
+                x0 + 0.5,
+                y_of(share),
+                x1 - x0 - 1,
+                top + plot_h - y_of(share),
+                "bin",
+                title=f"{duration_text(le_ms / ratio)} to {duration_text(le_ms)}: {share:.1f} % of traces",
+            )
+        )
+    for le_ms, share in base_shares.items():
+        x0, x1 = x_of(le_ms / ratio), x_of(le_ms)
+        body.append(
+            rect(
+                x0 + 0.5,
+                y_of(share),
+                x1 - x0 - 1,
+                top + plot_h - y_of(share),
+                "baseline",
+                title=f"baseline, {duration_text(le_ms / ratio)} to {duration_text(le_ms)}: "
+                f"{share:.1f} % of traces",
+            )
+        )
+    legend = [("bin", "current")] + ([("baseline", "baseline (dashed outline)")] if baseline else [])
+    for i, (cls, name) in enumerate(legend):
+        body.append(rect(left + 10, top + 4 + i * 16, 12, 10, cls))
+        body.append(text(left + 28, top + 13 + i * 16, name, "tick"))
+    for i, (name, value) in enumerate(markers):
+        x = x_of(value)
+        body.append(
+            f'<line class="marker" x1="{px(x)}" y1="{px(top - 4)}" x2="{px(x)}" y2="{px(top + plot_h)}"/>'
+        )
+        body.append(text(x + 3, top - 8 - (i % 2) * 12, f"{name} {duration_text(value)}", "marker-label"))
+    x = x_of(threshold_ms)
+    body.append(f'<line class="threshold" x1="{px(x)}" y1="{px(top)}" x2="{px(x)}" y2="{px(top + plot_h)}"/>')
+    body.append(text(x - 4, top + 14, f"{duration_text(threshold_ms)} threshold", "threshold-label", "end"))
+    return svg(WIDTH, height, "Latency histogram of trace durations", body, "histogram")
+
+
+def _preorder(spans: list[PathSpan]) -> list[tuple[PathSpan, int]]:
+    """The path's spans parents first, children by start time, with their depth."""
+    children: dict[int | None, list[int]] = {}
+    for position, span in enumerate(spans):
+        children.setdefault(span["parent"], []).append(position)
+    ordered: list[tuple[PathSpan, int]] = []
+    stack = [(p, 0) for p in sorted(children.get(None, []), key=lambda p: spans[p]["start_ms"], reverse=True)]
+    while stack:
+        position, depth = stack.pop()
+        ordered.append((spans[position], depth))
+        kids = sorted(children.get(position, []), key=lambda p: spans[p]["start_ms"], reverse=True)
+        stack.extend((kid, depth + 1) for kid in kids)
+    return ordered
+
+
+MAX_ROWS = 60
+
+
+def waterfall(path: CriticalPath) -> str:
+    """A slowest trace's critical path as a waterfall: one row a span on the path (indented by depth), its
+    whole duration light and its stretches on the path dark; spans off the path folded into a count."""
+    rows = _preorder(path["spans"])
+    shown, hidden = rows[:MAX_ROWS], len(rows) - MAX_ROWS
+    row, label_w, top = 20, 330.0, 22.0
+    total = path["total_duration_ms"] or 1e-9
+    plot_w = WIDTH - label_w - 150
+    body = []
+    for quarter in range(5):
+        x = label_w + plot_w * quarter / 4
+        body.append(
+            f'<line class="grid" x1="{px(x)}" y1="{px(top - 4)}" x2="{px(x)}" '
+            f'y2="{px(top + len(shown) * row)}"/>'
+        )
+        body.append(
+            text(x, top - 8, duration_text(total * quarter / 4) if quarter else "0", "tick", "middle")
+        )
+    for i, (span, depth) in enumerate(shown):
+        y = top + i * row
+        name = f"{span['service']}: {span['operation']}"
+        indent = min(depth, 12) * 10
+        body.append(text(4 + indent, y + 14, shorten(name, int((label_w - 12 - indent) / CHAR_PX)), "label"))
+        x0 = label_w + plot_w * span["start_ms"] / total
+        width = plot_w * span["duration_ms"] / total
+        cls = "span error" if span["error"] else "span"
+        body.append('<g class="row">')
+        body.append(
+            rect(
+                x0,
+                y + 3,
+                width,
+                row - 6,
+                cls,
+                title=f"{name}: {duration_text(span['duration_ms'])}" + (", error" if span["error"] else ""),
+            )
+        )
+        for start, end in span["sections"]:
+            body.append(
+                rect(
+                    label_w + plot_w * start / total,
+                    y + 6,
+                    plot_w * (end - start) / total,
+                    row - 12,
+                    "critical",
+                    title=f"on the critical path: {duration_text(end - start)}",
+                )
+            )
+        note = duration_text(span["duration_ms"]) + (" error" if span["error"] else "")
+        if span["off_path_spans"]:
+            note += f" +{span['off_path_spans']:,} off path"
+        body.append(text(x0 + width + 4, y + 14, note, "value"))
+        body.append("</g>")
+    height = top + len(shown) * row + 6
+    if hidden > 0:
+        body.append(text(4, height + 10, f"… {hidden:,} more spans on the path", "muted"))
+        height += 18
+    label = f"Critical path of trace {path['trace_id']}, {duration_text(path['total_duration_ms'])}"
+    return svg(WIDTH, height, label, body, "waterfall")
