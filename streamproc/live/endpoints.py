@@ -1,9 +1,11 @@
-"""HTTP endpoints (an adapter): /metrics, /healthz, /readyz and /api/report on a stdlib threading server.
+"""HTTP endpoints (an adapter): /metrics, /healthz, /readyz, /api/report and /report (the same report as
+a self-contained HTML page: reload to refresh) on a stdlib threading server.
 
 /metrics negotiates the Prometheus text format or OpenMetrics (which carries exemplars) from the Accept
 header, as client_python's own handler does. /api/report takes the CLI's section and filter flags as query
 parameters: window (default 15m), bottlenecks, critical_path, errors, dependencies, top, service,
-errors_only, latency_threshold, bottleneck sections absent unless asked (none asked: all).
+errors_only, latency_threshold, bottleneck sections absent unless asked (none asked: all); /report takes
+the same.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.errors import UsageError
 from streamproc.jsonio import dumps, dumps_indented
 from streamproc.live.status import status_of
+from streamproc.report.table import duration_text
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 _TRUE = ("1", "true", "yes", "")
@@ -173,6 +176,7 @@ class HttpEndpoints:
                     "/healthz": endpoints._healthz,
                     "/readyz": endpoints._readyz,
                     "/api/report": endpoints._report,
+                    "/report": endpoints._report_page,
                 }.get(url.path)
                 if token and url.path not in _OPEN_PATHS:
                     given = self.headers.get("Authorization", "")
@@ -186,7 +190,7 @@ class HttpEndpoints:
                     self._send(
                         404,
                         "text/plain; charset=utf-8",
-                        b"not found: try /metrics, /healthz, /readyz, /api/report\n",
+                        b"not found: try /metrics, /healthz, /readyz, /api/report, /report\n",
                         head,
                     )
                     return
@@ -254,7 +258,27 @@ class HttpEndpoints:
             asked = report_query(query)
         except UsageError as exc:
             return status_of(exc).http, "application/json", dumps({"error": str(exc)})
-        report = self._build_report(
+        return 200, "application/json", dumps_indented(self._answer(asked))
+
+    def _report_page(self, query: str, _accept: str) -> tuple[int, str, bytes]:
+        try:
+            asked = report_query(query)
+        except UsageError as exc:
+            return status_of(exc).http, "text/plain; charset=utf-8", f"bad request: {exc}\n".encode()
+        from streamproc.report.html import render_html  # the page's modules load on its first request
+
+        report = self._answer(asked)
+        window = report.get("window")
+        subtitle = "reload the page to refresh"
+        if window is not None:
+            subtitle = (
+                f"The last {duration_text(window['seconds'] * 1000)}: {window['start']} to "
+                f"{window['end']}; reload the page to refresh."
+            )
+        page = render_html(report, title="streamproc live report", subtitle=subtitle)
+        return 200, "text/html; charset=utf-8", page.encode()
+
+    def _answer(self, asked: ReportQuery) -> Report:
+        return self._build_report(
             window_ns=asked.window_ns, sections=asked.sections, top=asked.top, rules=asked.rules
         )
-        return 200, "application/json", dumps_indented(report)

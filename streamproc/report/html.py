@@ -37,7 +37,7 @@ figcaption{color:var(--muted);font-size:.9rem}
 .tile b{display:block;font-size:1.25rem}.tile small{color:var(--muted)}
 table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.15rem .6rem;text-align:left;
 border-bottom:1px solid var(--line)}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto}svg{display:block;max-width:100%;height:auto}
+.scroll{overflow-x:auto}svg{display:block;max-width:100%;height:auto}svg.map{max-width:none}
 svg text{fill:var(--fg);font-size:12px;font-family:inherit}
 svg .tick,svg .muted,svg .node-note{fill:var(--muted);font-size:11px}
 svg .grid{stroke:var(--line);stroke-width:1}svg .axis{stroke:var(--muted)}

@@ -19,10 +19,11 @@ from streamproc.report.svg import CHAR_PX, px, svg, text
 from streamproc.report.table import duration_text, shorten
 
 NODE_H = 40.0
-LAYER_GAP = 250.0  # between layers: room for an edge's label
+LAYER_GAP = 180.0  # between layers: room for an edge's label
 NODE_GAP = 26.0
 MARGIN = 16.0
 NAME_CHARS = 30
+MAX_NODES = 80  # beyond this a map is a hairball: the busiest are drawn, the rest counted
 
 
 @dataclass(slots=True)
@@ -86,6 +87,10 @@ def _graph(deps: Dependencies) -> tuple[dict[str, _Node], dict[tuple[str, str], 
             failed = sum(e.errors for e in edges.values() if e.child == node.name)
             node.error_rate = round(failed * 100 / node.calls, 2) if node.calls else 0.0
         node.width = max(len(shorten(node.name, NAME_CHARS)), len(_node_note(node))) * CHAR_PX + 20
+    if len(nodes) > MAX_NODES:
+        kept = sorted(nodes.values(), key=lambda n: (-n.calls, n.name))[:MAX_NODES]
+        nodes = {n.name: n for n in kept}
+        edges = {key: e for key, e in edges.items() if key[0] in nodes and key[1] in nodes}
     return nodes, edges
 
 
@@ -169,10 +174,16 @@ def _marker(kind: str) -> str:
 
 
 def service_map(deps: Dependencies) -> str:
-    """The map as an SVG, or a sentence when there is nothing to draw."""
+    """The map as an SVG (and a sentence on what it leaves out); a sentence when there is nothing to draw."""
     nodes, edges = _graph(deps)
     if not nodes:
         return "<p>No services.</p>"
+    every = {name for e in deps["edges"] for name in (e["parent"], e["child"])} | set(deps["services"])
+    left_out = (
+        f'<p class="muted">The {MAX_NODES} busiest of {len(every):,} services and peers are drawn.</p>'
+        if len(every) > len(nodes)
+        else ""
+    )
     width, height = _layout(nodes, edges)
     busiest = max((e.calls for e in edges.values()), default=1)
     body = ["<defs>", *(_marker(kind) for kind in ("ok", "warn", "bad")), "</defs>"]
@@ -198,7 +209,8 @@ def service_map(deps: Dependencies) -> str:
             f"{escape(edge.child)} ({escape(kinds)}): {escape(note)}</title></polyline></g>"
         )
         x, y = _along(points, 0.6)  # past the middle: edges fanning out of one node part there
-        labels.append(text(x, y - 5, note, "edge-label", "middle"))
+        labels.append(text(x, y - 16, f"{edge.calls:,} calls · {rate:.1f} % err", "edge-label", "middle"))
+        labels.append(text(x, y - 4, f"p95 {duration_text(edge.p95_ms)}", "edge-label", "middle"))
     for node in sorted(nodes.values(), key=lambda n: n.name):
         left, top = node.x - node.width / 2, node.y - NODE_H / 2
         cls = f"node {error_class(node.error_rate)}" + (" virtual" if node.virtual else "")
@@ -210,6 +222,5 @@ def service_map(deps: Dependencies) -> str:
             + f"<title>{escape(node.name)}: {escape(_node_note(node))}</title></g>"
         )
     body += labels  # over the edges and nodes, so no line crosses a label's text
-    return svg(
-        width, height, f"Service map: {len(nodes)} services and peers, {len(edges)} edges", body, "map"
-    )
+    label = f"Service map: {len(nodes)} services and peers, {len(edges)} edges"
+    return svg(width, height, label, body, "map") + left_out

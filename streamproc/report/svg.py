@@ -160,32 +160,47 @@ def histogram_chart(
     return svg(WIDTH, height, "Latency histogram of trace durations", body, "histogram")
 
 
-def _preorder(spans: list[PathSpan]) -> list[tuple[PathSpan, int]]:
-    """The path's spans parents first, children by start time, with their depth."""
+class _Row(NamedTuple):
+    members: list[PathSpan]  # spans on the path with the same service and operation under the same row
+    depth: int
+
+
+def _rows(spans: list[PathSpan]) -> list[_Row]:
+    """The path's spans as waterfall rows, parents first: siblings of the same service and operation share
+    a row (a loop of 100 queries is one row of 100 bars), whose children are grouped the same way; rows in
+    the order their first span starts."""
     children: dict[int | None, list[int]] = {}
     for position, span in enumerate(spans):
         children.setdefault(span["parent"], []).append(position)
-    ordered: list[tuple[PathSpan, int]] = []
-    stack = [(p, 0) for p in sorted(children.get(None, []), key=lambda p: spans[p]["start_ms"], reverse=True)]
+
+    def grouped(positions: list[int]) -> list[list[int]]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for p in sorted(positions, key=lambda p: spans[p]["start_ms"]):
+            groups.setdefault((spans[p]["service"], spans[p]["operation"]), []).append(p)
+        return list(groups.values())
+
+    rows: list[_Row] = []
+    stack = [(group, 0) for group in reversed(grouped(children.get(None, [])))]
     while stack:
-        position, depth = stack.pop()
-        ordered.append((spans[position], depth))
-        kids = sorted(children.get(position, []), key=lambda p: spans[p]["start_ms"], reverse=True)
-        stack.extend((kid, depth + 1) for kid in kids)
-    return ordered
+        group, depth = stack.pop()
+        rows.append(_Row([spans[p] for p in group], depth))
+        below = [kid for p in group for kid in children.get(p, [])]
+        stack.extend((kids, depth + 1) for kids in reversed(grouped(below)))
+    return rows
 
 
 MAX_ROWS = 60
 
 
 def waterfall(path: CriticalPath) -> str:
-    """A slowest trace's critical path as a waterfall: one row a span on the path (indented by depth), its
-    whole duration light and its stretches on the path dark; spans off the path folded into a count."""
-    rows = _preorder(path["spans"])
-    shown, hidden = rows[:MAX_ROWS], len(rows) - MAX_ROWS
+    """A slowest trace's critical path as a waterfall: a row for each span on the path (indented by depth;
+    repeated siblings share one), its whole duration light and its stretches on the path dark; spans off
+    the path are folded into a count beside the span they hang from."""
+    rows = _rows(path["spans"])
+    shown, hidden = rows[:MAX_ROWS], sum(len(r.members) for r in rows[MAX_ROWS:])
     row, label_w, top = 20, 330.0, 22.0
     total = path["total_duration_ms"] or 1e-9
-    plot_w = WIDTH - label_w - 150
+    plot_w = WIDTH - label_w - 170
     body = []
     for quarter in range(5):
         x = label_w + plot_w * quarter / 4
@@ -196,40 +211,30 @@ def waterfall(path: CriticalPath) -> str:
         body.append(
             text(x, top - 8, duration_text(total * quarter / 4) if quarter else "0", "tick", "middle")
         )
-    for i, (span, depth) in enumerate(shown):
+    for i, (members, depth) in enumerate(shown):
         y = top + i * row
-        name = f"{span['service']}: {span['operation']}"
+        first = members[0]
+        name = f"{first['service']}: {first['operation']}"
+        label = name if len(members) == 1 else f"{name} ×{len(members)}"  # noqa: RUF001
         indent = min(depth, 12) * 10
-        body.append(text(4 + indent, y + 14, shorten(name, int((label_w - 12 - indent) / CHAR_PX)), "label"))
-        x0 = label_w + plot_w * span["start_ms"] / total
-        width = plot_w * span["duration_ms"] / total
-        cls = "span error" if span["error"] else "span"
+        body.append(text(4 + indent, y + 14, shorten(label, int((label_w - 12 - indent) / CHAR_PX)), "label"))
         body.append('<g class="row">')
+        tip = f"{label}: {_row_note(members)}"
+        for cls, error in (("span", False), ("span error", True)):
+            stretches = [
+                (s["start_ms"], s["start_ms"] + s["duration_ms"]) for s in members if s["error"] is error
+            ]
+            for x0, x1 in _touching(stretches, total / plot_w):
+                width = plot_w * (x1 - x0) / total
+                body.append(rect(label_w + plot_w * x0 / total, y + 3, width, row - 6, cls, title=tip))
+        sections = [(start, end) for s in members for start, end in s["sections"]]
+        for x0, x1 in _touching(sections, total / plot_w):
+            tip = f"on the critical path: {duration_text(x1 - x0)}"
+            width = plot_w * (x1 - x0) / total
+            body.append(rect(label_w + plot_w * x0 / total, y + 6, width, row - 12, "critical", title=tip))
         body.append(
-            rect(
-                x0,
-                y + 3,
-                width,
-                row - 6,
-                cls,
-                title=f"{name}: {duration_text(span['duration_ms'])}" + (", error" if span["error"] else ""),
-            )
+            text(label_w + plot_w * _row_end(members) / total + 4, y + 14, _row_note(members), "value")
         )
-        for start, end in span["sections"]:
-            body.append(
-                rect(
-                    label_w + plot_w * start / total,
-                    y + 6,
-                    plot_w * (end - start) / total,
-                    row - 12,
-                    "critical",
-                    title=f"on the critical path: {duration_text(end - start)}",
-                )
-            )
-        note = duration_text(span["duration_ms"]) + (" error" if span["error"] else "")
-        if span["off_path_spans"]:
-            note += f" +{span['off_path_spans']:,} off path"
-        body.append(text(x0 + width + 4, y + 14, note, "value"))
         body.append("</g>")
     height = top + len(shown) * row + 6
     if hidden > 0:
@@ -237,3 +242,35 @@ def waterfall(path: CriticalPath) -> str:
         height += 18
     label = f"Critical path of trace {path['trace_id']}, {duration_text(path['total_duration_ms'])}"
     return svg(WIDTH, height, label, body, "waterfall")
+
+
+def _touching(stretches: list[tuple[float, float]], pixel_ms: float) -> list[tuple[float, float]]:
+    """Stretches (ms) that overlap or lie within a pixel of each other, joined: a row of 1,000 queries
+    draws as many rectangles as it has visible gaps, not 1,000."""
+    joined: list[tuple[float, float]] = []
+    for start, end in sorted(stretches):
+        if joined and start <= joined[-1][1] + pixel_ms:
+            if end > joined[-1][1]:
+                joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _row_end(members: list[PathSpan]) -> float:
+    return max(span["start_ms"] + span["duration_ms"] for span in members)
+
+
+def _row_note(members: list[PathSpan]) -> str:
+    """The row's duration (or its spans' total), errors in words, and the spans folded below it."""
+    if len(members) == 1:
+        note = duration_text(members[0]["duration_ms"])
+    else:
+        note = f"{duration_text(sum(s['duration_ms'] for s in members))} in all"
+    errors = sum(s["error"] for s in members)
+    if errors:
+        note += " error" if len(members) == 1 else f" {errors} errors"
+    off_path = sum(s["off_path_spans"] for s in members)
+    if off_path:
+        note += f" +{off_path:,} off path"
+    return note
