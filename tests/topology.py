@@ -118,7 +118,7 @@ def make_span(
 
 
 def fan_out_trace(width: int = 100) -> Trace:
-    """One trace of `width` x `width` spans: a root, `width` children, each with `width - 1` leaves."""
+    """One trace of `width` x `width` + 1 spans: a root, `width` children, each with `width - 1` leaves."""
     trace_id = (10**6).to_bytes(16, "big")
     root = (1).to_bytes(8, "big")
     spans = [

@@ -146,7 +146,7 @@ def histogram_chart(
         )
     legend = [("bin", "current")] + ([("baseline", "baseline (dashed outline)")] if baseline else [])
     for i, (cls, name) in enumerate(legend):
-        body.append(rect(left + 10, top + 4 + i * 16, 12, 10, cls))
+        body.append(rect(left + 10, top + 4 + i * 16, 12, 10, f"{cls} swatch"))
         body.append(text(left + 28, top + 13 + i * 16, name, "tick"))
     for i, (name, value) in enumerate(markers):
         x = x_of(value)
