@@ -67,6 +67,19 @@ class Loaded:
         self.page.locator(selector).first.screenshot(path=str(path))
         return path
 
+    def shoot_top(self, name: str, until: str) -> Path:
+        """The page from its top to the bottom of the element `until`: an overview picture."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        bottom = self.page.evaluate(
+            f"document.querySelector({until!r}).getBoundingClientRect().bottom + window.scrollY"
+        )
+        width = self.page.viewport_size["width"]
+        self.page.screenshot(
+            path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": bottom}
+        )
+        return path
+
 
 def load(chromium: Any, url: str, *, scheme: str = "light", width: int = 1280) -> Loaded:
     page = chromium.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)

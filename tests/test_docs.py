@@ -32,3 +32,38 @@ def test_every_metric_family_is_documented():
     for name in families:
         documented = name if f"`{name}`" in README else f"{name}_total"
         assert f"`{documented}`" in README, name
+
+
+def test_every_report_key_is_documented(capsys, scenario_files):
+    """Each key of a full report (every section, a comparison) is named in the README's schema block."""
+    from streamproc.decode import Format
+    from streamproc.tools.generate import Scenario
+    from tests.cli import report_json
+
+    schema = README[README.index("## Report JSON schema") :]
+    schema = schema[: schema.index("\n## ")]
+    report = report_json(
+        capsys,
+        scenario_files[Scenario.INCIDENT, Format.JAEGER],
+        "--baseline",
+        scenario_files[Scenario.FIXED, Format.JAEGER],
+    )
+    # Dicts keyed by names from the traces: services, callers and callees, messages.
+    named = {("dependencies", "services"), ("dependencies", "dependencies"), ("errors", "by_service")}
+    keys: set[str] = set()
+    stack: list[tuple[tuple[str, ...], object]] = [((), report)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            by_name = (
+                path[-2:] in named or path[-1:] == ("messages",) or path == ("dependencies",) * 2 + ("*",)
+            )
+            for key, child in node.items():
+                if not by_name:
+                    keys.add(key)
+                stack.append(((*path, "*" if by_name else key), child))
+        elif isinstance(node, list):
+            stack.extend((path, item) for item in node)
+    assert len(keys) > 60
+    missing = sorted(key for key in keys if key not in schema)
+    assert missing == []

@@ -209,8 +209,8 @@ def service_map(deps: Dependencies) -> str:
             f"{escape(edge.child)} ({escape(kinds)}): {escape(note)}</title></polyline></g>"
         )
         x, y = _along(points, 0.6)  # past the middle: edges fanning out of one node part there
-        labels.append(text(x, y - 16, f"{edge.calls:,} calls · {rate:.1f} % err", "edge-label", "middle"))
-        labels.append(text(x, y - 4, f"p95 {duration_text(edge.p95_ms)}", "edge-label", "middle"))
+        labels.append(text(x, y - 20, f"{edge.calls:,} calls · {rate:.1f} % err", "edge-label", "middle"))
+        labels.append(text(x, y - 8, f"p95 {duration_text(edge.p95_ms)}", "edge-label", "middle"))
     for node in sorted(nodes.values(), key=lambda n: n.name):
         left, top = node.x - node.width / 2, node.y - NODE_H / 2
         cls = f"node {error_class(node.error_rate)}" + (" virtual" if node.virtual else "")
