@@ -119,31 +119,11 @@ def histogram_chart(
             "middle",
         )
     )
-    for le_ms, share in shares.items():
-        x0, x1 = x_of(le_ms / ratio), x_of(le_ms)
-        body.append(
-            rect(
-                x0 + 0.5,
-                y_of(share),
-                x1 - x0 - 1,
-                top + plot_h - y_of(share),
-                "bin",
-                title=f"{duration_text(le_ms / ratio)} to {duration_text(le_ms)}: {share:.1f} % of traces",
-            )
-        )
-    for le_ms, share in base_shares.items():
-        x0, x1 = x_of(le_ms / ratio), x_of(le_ms)
-        body.append(
-            rect(
-                x0 + 0.5,
-                y_of(share),
-                x1 - x0 - 1,
-                top + plot_h - y_of(share),
-                "baseline",
-                title=f"baseline, {duration_text(le_ms / ratio)} to {duration_text(le_ms)}: "
-                f"{share:.1f} % of traces",
-            )
-        )
+    for cls, drawn, prefix in (("bin", shares, ""), ("baseline", base_shares, "baseline, ")):
+        for le_ms, share in drawn.items():
+            x0, x1, y = x_of(le_ms / ratio), x_of(le_ms), y_of(share)
+            tip = f"{prefix}{duration_text(le_ms / ratio)} to {duration_text(le_ms)}: {share:.1f} % of traces"
+            body.append(rect(x0 + 0.5, y, x1 - x0 - 1, top + plot_h - y, cls, title=tip))
     legend = [("bin", "current")] + ([("baseline", "baseline (dashed outline)")] if baseline else [])
     for i, (cls, name) in enumerate(legend):
         body.append(rect(left + 10, top + 4 + i * 16, 12, 10, f"{cls} swatch"))
