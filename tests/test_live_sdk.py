@@ -130,7 +130,7 @@ def test_sdk_spans_become_trace_metrics(service):
         )
         == 2
     )
-    assert value(found, "streamproc_spans_received_total") == 24
+    assert value(found, "streamproc_spans_received_total", transport="grpc") == 24
     assert value(found, "streamproc_traces_completed_total", reason="root_grace") == 6
 
 

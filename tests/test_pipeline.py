@@ -97,12 +97,12 @@ def test_late_spans_reach_the_sinks_as_a_fragment_not_a_trace():
 def test_refused_and_undecodable_requests_are_counted_apart_from_received_spans():
     """Spans of requests refused whole were never received; undecodable requests are counted as requests."""
     pipeline = pipeline_with(RecordingSink(), FakeClock(), FakeClock(WALL_START))
-    pipeline.refuse(7, "over_capacity")
-    pipeline.refuse(2, "shutting_down")
-    pipeline.ingest_undecodable()
+    pipeline.refuse(7, "over_capacity", "grpc")
+    pipeline.refuse(2, "shutting_down", "http")
+    pipeline.ingest_undecodable("http")
     stats = pipeline.stats()
-    assert stats.refused == {"over_capacity": 7, "shutting_down": 2}
-    assert (stats.undecodable_requests, stats.spans_received) == (1, 0)
+    assert stats.refused == {("grpc", "over_capacity"): 7, ("http", "shutting_down"): 2}
+    assert (stats.undecodable_requests, stats.spans_received, stats.received) == ({"http": 1}, 0, {})
 
 
 def test_drain_completes_every_buffered_trace_for_shutdown():

@@ -71,7 +71,7 @@ def test_garbage_bytes_get_invalid_argument_and_the_server_keeps_serving(service
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert export(service, good_request()) == PB2ExportTraceServiceResponse()
     wait_for(lambda: value(samples(service), "trace_total", service="svc", operation="op1") == 1)
-    assert value(samples(service), "streamproc_requests_undecodable_total") == 1
+    assert value(samples(service), "streamproc_requests_undecodable_total", transport="grpc") == 1
 
 
 def test_bad_spans_are_rejected_through_partial_success(service):
@@ -89,7 +89,7 @@ def test_bad_spans_are_rejected_through_partial_success(service):
     assert "rejected 3 spans" in message and "bad_span_id" in message and "end_before_start" in message
     wait_for(lambda: value(samples(service), "trace_total", service="svc", operation="op1") == 1)
     found = samples(service)
-    assert value(found, "streamproc_spans_received_total") == 4
+    assert value(found, "streamproc_spans_received_total", transport="grpc") == 4
     for reason in ("bad_span_id", "bad_trace_id", "end_before_start"):
         assert value(found, "streamproc_spans_dropped_total", reason=reason) == 1
 
@@ -106,7 +106,7 @@ def test_gzip_compressed_requests_are_accepted(service):
     """The OTLP exporters' gzip compression is decompressed by the server."""
     response = export(service, good_request(3), compression=grpc.Compression.Gzip)
     assert response == PB2ExportTraceServiceResponse()
-    wait_for(lambda: value(samples(service), "streamproc_spans_received_total") == 3)
+    wait_for(lambda: value(samples(service), "streamproc_spans_received_total", transport="grpc") == 3)
 
 
 def test_a_100000_span_trace_is_analyzed():
@@ -125,7 +125,7 @@ def test_a_100000_span_trace_is_analyzed():
         wait_for(lambda: value(samples(running), "trace_total", service="deep", operation="op1") == 1, 60)
         found = samples(running)
         assert value(found, "streamproc_traces_completed_total", reason="max_spans_per_trace") == 1
-        assert value(found, "streamproc_spans_received_total") == 100_000
+        assert value(found, "streamproc_spans_received_total", transport="grpc") == 100_000
         assert export(running, good_request(4)) == PB2ExportTraceServiceResponse()
     finally:
         running.shutdown()
@@ -139,14 +139,17 @@ def test_shutting_down_answers_unavailable_and_health_not_serving(service):
             health.Check(health_pb2.HealthCheckRequest(service="")).status
             == health_pb2.HealthCheckResponse.SERVING
         )
-        service.receiver.stop_accepting()
+        service.stop_accepting()
         assert (
             health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
         )
     with pytest.raises(grpc.RpcError) as caught:
         export(service, good_request(5))
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
-    assert value(samples(service), "streamproc_spans_refused_total", reason="shutting_down") == 3
+    assert (
+        value(samples(service), "streamproc_spans_refused_total", transport="grpc", reason="shutting_down")
+        == 3
+    )
 
 
 def test_bearer_token_is_checked():
@@ -184,8 +187,10 @@ def test_over_capacity_answers_unavailable_before_decoding_and_counts_the_refusa
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "over capacity" in caught.value.details()
         found = samples(running)
-        assert value(found, "streamproc_spans_refused_total", reason="over_capacity") == 3
-        assert value(found, "streamproc_spans_received_total") == 3  # the first request's only
+        assert value(found, "streamproc_spans_refused_total", transport="grpc", reason="over_capacity") == 3
+        assert (
+            value(found, "streamproc_spans_received_total", transport="grpc") == 3
+        )  # the first request's only
     finally:
         running.shutdown()
 
@@ -226,7 +231,7 @@ def test_a_call_reached_near_its_deadline_is_refused_not_ingested():
             assert "deadline left" in caught.value.details()
             assert time.monotonic() - started < 1.0
         found = samples(running)
-        assert value(found, "streamproc_spans_refused_total", reason="deadline") == 3
-        assert value(found, "streamproc_spans_received_total") == 3
+        assert value(found, "streamproc_spans_refused_total", transport="grpc", reason="deadline") == 3
+        assert value(found, "streamproc_spans_received_total", transport="grpc") == 3
     finally:
         running.shutdown()

@@ -14,7 +14,7 @@ from streamproc.analyze.suite import TraceFindings
 from streamproc.analyze.tree import TraceTree
 from streamproc.live.assembler import Completion
 from streamproc.live.families import CounterFamily, HistogramCount, HistogramFamily
-from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, PipelineStats
+from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, TRANSPORTS, PipelineStats
 from streamproc.live.windows import WindowsState
 from streamproc.model import SkipReason, SpanKind, StatusCode
 from streamproc.units import NS_PER_MS, NS_PER_S
@@ -190,11 +190,14 @@ class LiveMetrics:
         return [family.render() for family in self.families]
 
 
-def _counter(name: str, documentation: str, label: str, values: dict[str, int]) -> Metric:
-    """A counter family `name`_total with one sample per `label` value."""
+def _counter(name: str, documentation: str, labels: str, values: dict[Any, int]) -> Metric:
+    """A counter family `name`_total with one sample per value of its labels (`labels`: comma-separated
+    names; a key is the one label's value, or a tuple of the labels' values)."""
     metric = Metric(name, documentation, "counter")
+    names = labels.split(",") if labels else []
     for key, count in values.items():
-        metric.add_sample(f"{name}_total", {label: key} if label else {}, count)
+        keys = key if isinstance(key, tuple) else (key,)
+        metric.add_sample(f"{name}_total", dict(zip(names, keys, strict=False)), count)
     return metric
 
 
@@ -204,9 +207,9 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: Window
     counters = [
         _counter(
             "streamproc_spans_received",
-            "Spans received in OTLP requests (refused requests excluded).",
-            "",
-            {"": stats.spans_received},
+            "Spans received in OTLP requests (refused requests excluded), by transport (grpc, http).",
+            "transport",
+            {transport: stats.received.get(transport, 0) for transport in TRANSPORTS},
         ),
         _counter(
             "streamproc_spans_dropped",
@@ -216,9 +219,10 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: Window
         ),
         _counter(
             "streamproc_spans_refused",
-            "Spans in requests refused with UNAVAILABLE (the sender retries), by reason.",
-            "reason",
-            {reason: stats.refused.get(reason, 0) for reason in REFUSALS},
+            "Spans in requests refused with UNAVAILABLE or HTTP 503 (the sender retries), "
+            "by transport and reason.",
+            "transport,reason",
+            {(t, reason): stats.refused.get((t, reason), 0) for t in TRANSPORTS for reason in REFUSALS},
         ),
         _counter(
             "streamproc_traces_completed",
@@ -254,9 +258,9 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: Window
         _counter(
             "streamproc_requests_undecodable",
             "OTLP requests that could not be decoded at all "
-            "(answered INVALID_ARGUMENT; their spans cannot be counted).",
-            "",
-            {"": stats.undecodable_requests},
+            "(answered INVALID_ARGUMENT or HTTP 400; their spans cannot be counted), by transport.",
+            "transport",
+            {transport: stats.undecodable_requests.get(transport, 0) for transport in TRANSPORTS},
         ),
     ]
     buffer = stats.assembler

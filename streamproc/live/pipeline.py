@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 #: Why spans in a request refused whole were not received (the sender retries them).
 REFUSALS = ("shutting_down", "over_capacity", "deadline")
+#: How requests arrive: OTLP/gRPC, OTLP/HTTP.
+TRANSPORTS = ("grpc", "http")
 #: Why a span that was received is not analyzed, beyond what decoding rejects.
 ANALYSIS_FAILED = "analysis_failed"
 
@@ -51,10 +53,11 @@ class TraceSink(Protocol):
 class PipelineStats:
     """Everything the pipeline counted, at one moment: counters only grow; the assembler's buffer levels."""
 
-    spans_received: int
+    spans_received: int  # over every transport
+    received: dict[str, int]  # spans received, by transport (TRANSPORTS)
     dropped: dict[str, int]  # spans received but not analyzed, by reason (SkipReason values, analysis_failed)
-    refused: dict[str, int]  # spans in requests refused whole, by REFUSALS reason
-    undecodable_requests: int
+    refused: dict[tuple[str, str], int]  # spans in requests refused whole, by transport and REFUSALS reason
+    undecodable_requests: dict[str, int]  # by transport
     auth_failures: dict[str, int]  # requests refused for a missing or wrong token, by listener
     traces_analyzed: int
     malformed_traces: int  # traces whose parent loop was cut, analyzed all the same
@@ -88,20 +91,20 @@ class LivePipeline:
         self._assembler = TraceAssembler(limits)
         self._sinks = tuple(sinks)
         self._analyze_trace = analyze or analyze_trace(options)
-        self._spans_received = 0
+        self._received: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
-        self._refused: Counter[str] = Counter()
+        self._refused: Counter[tuple[str, str]] = Counter()
         self._traces_analyzed = 0
         self._malformed_traces = 0
-        self._undecodable_requests = 0
+        self._undecodable_requests: Counter[str] = Counter()
         self._auth_failures: Counter[str] = Counter()
 
     # --- feeding -------------------------------------------------------------------------------------
 
-    def ingest(self, result: DecodeResult) -> None:
+    def ingest(self, result: DecodeResult, transport: str = "grpc") -> None:
         """Spans of one request (and the ones its decoding rejected)."""
         with self._lock:
-            self._spans_received += len(result.spans) + len(result.skipped)
+            self._received[transport] += len(result.spans) + len(result.skipped)
             if result.skipped:
                 self._dropped.update(s.reason.value for s in result.skipped)
                 self._skipped(len(result.skipped))
@@ -111,23 +114,23 @@ class LivePipeline:
                 self._skipped(added.duplicates)
             self._analyze(added.completed)
 
-    def ingest_undecodable(self) -> None:
-        """A request that was not an ExportTraceServiceRequest at all (answered INVALID_ARGUMENT)."""
+    def ingest_undecodable(self, transport: str = "grpc") -> None:
+        """A request that was not an ExportTraceServiceRequest at all (INVALID_ARGUMENT, HTTP 400)."""
         with self._refusal_lock:
-            self._undecodable_requests += 1
+            self._undecodable_requests[transport] += 1
 
     def auth_failed(self, listener: str) -> None:
         """A request without the right bearer token (`listener`: grpc or http); counted, never logged."""
         with self._refusal_lock:
             self._auth_failures[listener] += 1
 
-    def refuse(self, span_count: int, reason: str) -> None:
+    def refuse(self, span_count: int, reason: str, transport: str = "grpc") -> None:
         """A request refused whole (UNAVAILABLE): its spans were not received; the sender will retry.
 
         Counted under a lock of its own: refusing must stay quick precisely when the pipeline is busy.
         """
         with self._refusal_lock:
-            self._refused[reason] += span_count
+            self._refused[transport, reason] += span_count
 
     def tick(self) -> int:
         """Complete the traces whose time has come; returns how many."""
@@ -189,10 +192,11 @@ class LivePipeline:
     def stats(self) -> PipelineStats:
         with self._lock, self._refusal_lock:
             return PipelineStats(
-                spans_received=self._spans_received,
+                spans_received=sum(self._received.values()),
+                received=dict(self._received),
                 dropped=dict(self._dropped),
                 refused=dict(self._refused),
-                undecodable_requests=self._undecodable_requests,
+                undecodable_requests=dict(self._undecodable_requests),
                 auth_failures=dict(self._auth_failures),
                 traces_analyzed=self._traces_analyzed,
                 malformed_traces=self._malformed_traces,

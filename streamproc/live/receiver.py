@@ -13,8 +13,6 @@ message gets; gzip-compressed requests are decompressed by gRPC itself.
 from __future__ import annotations
 
 import hmac
-import threading
-import time
 from collections import Counter
 from concurrent import futures
 
@@ -35,6 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from streamproc.decode.otlp_proto import decode_export_request
 from streamproc.errors import DecodeError, StreamprocError, Unauthenticated, Unavailable
+from streamproc.live.admission import Admission
 from streamproc.live.pipeline import LivePipeline
 from streamproc.live.status import status_of
 from streamproc.model import SkippedSpan
@@ -69,23 +68,17 @@ class OtlpReceiver:
         host: str,
         port: int,
         max_message_size: int,
-        max_inflight: int,
+        admission: Admission,
         workers: int,
         bearer_token: str = "",
-        max_inflight_bytes: int = 64 * 1024 * 1024,
         min_deadline_left_s: float = 0.25,
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self._credentials = credentials
         self._pipeline = pipeline
-        self._max_inflight = max_inflight
-        self._max_inflight_bytes = max_inflight_bytes
+        self._admission = admission
         self._min_deadline_left_s = min_deadline_left_s
-        self._inflight_bytes = 0
         self._token = f"Bearer {bearer_token}" if bearer_token else ""
-        self._inflight = 0
-        self._inflight_lock = threading.Lock()
-        self._accepting = False
         self._log = structlog.get_logger()
         self._address = f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
         self._server = grpc.server(
@@ -93,7 +86,7 @@ class OtlpReceiver:
             # Workers outnumber the calls allowed in flight, so the spare ones answer refusals (UNAVAILABLE)
             # at once; this is only a backstop on calls waiting for a worker, past which gRPC itself
             # answers RESOURCE_EXHAUSTED rather than queueing calls until their deadlines pass.
-            maximum_concurrent_rpcs=max_inflight + 4 * workers,
+            maximum_concurrent_rpcs=admission.max_inflight + 4 * workers,
             options=[
                 ("grpc.max_receive_message_length", max_message_size),
                 ("grpc.so_reuseport", 0),  # a port in use is an error, never silently shared
@@ -128,77 +121,45 @@ class OtlpReceiver:
                 f"cannot listen on {self._address} (OTLP/gRPC): the address is in use or not available"
             )
         self._server.start()
-        self._accepting = True
         for name in ("", SERVICE_NAME):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
 
     def stop_accepting(self) -> None:
-        """From now on Export answers UNAVAILABLE and health says NOT_SERVING."""
-        self._accepting = False
+        """Health says NOT_SERVING from now on (the shared admission answers Export UNAVAILABLE)."""
         self._health.enter_graceful_shutdown()
-
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until no Export call is being handled; False if some still are after `timeout_s`."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self._inflight_lock:
-                if self._inflight == 0:
-                    return True
-            time.sleep(0.01)
-        return False
 
     def shutdown(self, grace_s: float) -> None:
         self.stop_accepting()
         self._server.stop(grace_s).wait()
 
     @property
-    def accepting(self) -> bool:
-        return self._accepting
-
-    @property
     def inflight(self) -> int:
-        """Export calls being handled now."""
-        with self._inflight_lock:
-            return self._inflight
+        """Requests being handled now, on either transport (the admission is shared)."""
+        return self._admission.inflight
 
     def _export(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
-            self._admit(len(raw), context)
-            try:
+            self._check(context)
+            with self._admission.admitted(len(raw)):
                 return self._ingest(raw, context)
-            finally:
-                with self._inflight_lock:
-                    self._inflight -= 1
-                    self._inflight_bytes -= len(raw)
         except StreamprocError as exc:
             if isinstance(exc, Unavailable):
                 self._refuse(raw, exc.reason)
             context.abort(status_of(exc).grpc, str(exc))
 
-    def _admit(self, size: int, context: grpc.ServicerContext) -> None:
-        """Take an in-flight slot and `size` bytes of the in-flight budget for this request, before it is
-        decoded, or raise why it is refused: a sender told UNAVAILABLE retries, and nothing of its request
-        was taken, so a retry never counts spans twice."""
+    def _check(self, context: grpc.ServicerContext) -> None:
+        """The call's token, and whether enough of its deadline is left to be worth taking."""
         if self._token and not hmac.compare_digest(
             str(dict(context.invocation_metadata()).get("authorization", "")), self._token
         ):
             self._pipeline.auth_failed("grpc")
             raise Unauthenticated("missing or wrong bearer token")
-        if not self._accepting:
-            raise Unavailable("shutting_down", "streamproc is shutting down")
         left = context.time_remaining()
         if left is not None and left < self._min_deadline_left_s:
             raise Unavailable(
                 "deadline", f"only {left:.3f} s of the call's deadline left when it was reached"
             )
-        with self._inflight_lock:
-            if self._inflight >= self._max_inflight or (
-                self._inflight and self._inflight_bytes + size > self._max_inflight_bytes
-            ):
-                raise Unavailable("over_capacity", "streamproc is over capacity, retry later")
-            self._inflight += 1
-            self._inflight_bytes += size
 
     def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
+from streamproc.live.admission import Admission
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.endpoints import HttpEndpoints
 from streamproc.live.receiver import OtlpReceiver
@@ -50,15 +51,17 @@ class Service:
         tls = settings.tls()
         grpc_host, grpc_port = split_listen(settings.grpc_listen)
         http_host, http_port = split_listen(settings.http_listen)
+        self.admission = Admission(
+            max_inflight=settings.max_inflight_requests, max_inflight_bytes=settings.max_inflight_bytes
+        )
         self.receiver = OtlpReceiver(
             self.pipeline,
             host=grpc_host,
             port=grpc_port,
             max_message_size=settings.max_message_size,
-            max_inflight=settings.max_inflight_requests,
+            admission=self.admission,
             workers=settings.grpc_workers,
             bearer_token=settings.ingest_token(),
-            max_inflight_bytes=settings.max_inflight_bytes,
             min_deadline_left_s=settings.min_deadline_left,
             credentials=tls.grpc_credentials() if tls else None,
         )
@@ -67,7 +70,7 @@ class Service:
             port=http_port,
             registry=self.registry,
             report=self.analysis.report,
-            ready=lambda: self.receiver.accepting,
+            ready=lambda: self.admission.accepting,
             tls=tls.ssl_context() if tls else None,
             bearer_token=settings.http_token(),
             auth_failed=lambda: self.pipeline.auth_failed("http"),
@@ -82,6 +85,7 @@ class Service:
         self.http.start()
         self._ticker.start()
         self.receiver.start()
+        self.admission.accepting = True
         s = self.settings
         self._log.info(
             "streamproc_started",
@@ -90,6 +94,12 @@ class Service:
             **{f"{name}_s": getattr(s, name) for name in _LOGGED_DURATIONS},
             **{name: getattr(s, name) for name in _LOGGED_LIMITS},
         )
+
+    def stop_accepting(self) -> None:
+        """From now on every OTLP request is refused as retryable (UNAVAILABLE, HTTP 503), gRPC health
+        says NOT_SERVING and /readyz 503."""
+        self.admission.accepting = False
+        self.receiver.stop_accepting()
 
     def _tick(self) -> None:
         """Complete traces when they are due: sleep until the next deadline, between `_MIN_TICK_S` (to batch
@@ -130,8 +140,8 @@ class Service:
 
         self._stop.set()
         buffered = self.pipeline.stats().assembler.buffered_spans
-        self.receiver.stop_accepting()
-        self.receiver.wait_idle(timeout_s=left())
+        self.stop_accepting()
+        self.admission.wait_idle(timeout_s=left())
         self._ticker.join(timeout=left())
         drained = self.pipeline.drain()
         self._log.info(
