@@ -72,6 +72,8 @@ def start_streamproc(grpc_port: int, http_port: int) -> subprocess.Popen:
             f"127.0.0.1:{grpc_port}",
             "--http-listen",
             f"127.0.0.1:{http_port}",
+            "--http-otlp-listen",
+            "127.0.0.1:0",
             "--log-format",
             "json",
             "--log-level",

@@ -16,6 +16,7 @@ from streamproc.live.settings import Settings
 FAST = {
     "grpc_listen": "127.0.0.1:0",
     "http_listen": "127.0.0.1:0",
+    "http_otlp_listen": "127.0.0.1:0",
     "root_grace": 0.2,
     "idle_timeout": 0.5,
     "tick_interval": 0.01,

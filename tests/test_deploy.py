@@ -39,12 +39,15 @@ def load(path: str):
 @pytest.fixture(scope="module")
 def exported_metrics() -> str:
     """/metrics text of a server that analyzed an incident scenario (every family has samples)."""
-    service = Service(Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0"))
+    service = Service(
+        Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", http_otlp_listen="127.0.0.1:0")
+    )
     for trace in generate(Scenario.INCIDENT, count=200, seed=5, start_ns=0, window_ns=10**12):
         service.pipeline.ingest(DecodeResult(list(trace.spans), []))
     service.pipeline.drain()
     text = generate_latest(service.registry).decode()
     service.http.shutdown()
+    service.http_receiver.shutdown()
     return text
 
 

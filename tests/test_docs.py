@@ -22,11 +22,14 @@ def test_every_setting_is_documented():
 
 def test_every_metric_family_is_documented():
     """Each metric family the server exports is named in the README's metrics table."""
-    service = Service(Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0"))
+    service = Service(
+        Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", http_otlp_listen="127.0.0.1:0")
+    )
     try:
         body = generate_latest(service.registry).decode()
     finally:
         service.http.shutdown()
+        service.http_receiver.shutdown()
     families = {family.name for family in text_string_to_metric_families(body)}
     assert len(families) > 20
     for name in families:

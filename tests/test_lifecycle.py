@@ -52,6 +52,8 @@ def server():
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            "--http-otlp-listen",
+            "127.0.0.1:0",
             "--root-grace",
             "60s",
             "--idle-timeout",

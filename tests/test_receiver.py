@@ -204,7 +204,9 @@ def test_a_port_in_use_is_a_startup_error_naming_the_address():
     first = start_service()
     try:
         grpc_taken = f"127.0.0.1:{first.receiver.port}"
-        second = Service(Settings(grpc_listen=grpc_taken, http_listen="127.0.0.1:0"))
+        second = Service(
+            Settings(grpc_listen=grpc_taken, http_listen="127.0.0.1:0", http_otlp_listen="127.0.0.1:0")
+        )
         with pytest.raises(OSError, match=f"cannot listen on {grpc_taken} \\(OTLP/gRPC\\)"):
             second.start()
         second.shutdown(timeout_s=1)
@@ -212,7 +214,14 @@ def test_a_port_in_use_is_a_startup_error_naming_the_address():
         with pytest.raises(
             OSError, match=f"cannot listen on {http_taken} \\(HTTP\\): Address already in use"
         ):
-            Service(Settings(grpc_listen="127.0.0.1:0", http_listen=http_taken))
+            Service(
+                Settings(grpc_listen="127.0.0.1:0", http_listen=http_taken, http_otlp_listen="127.0.0.1:0")
+            )
+        otlp_taken = f"127.0.0.1:{first.http_receiver.port}"
+        with pytest.raises(OSError, match=f"cannot listen on {otlp_taken} \\(OTLP/HTTP\\)"):
+            Service(
+                Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", http_otlp_listen=otlp_taken)
+            )
     finally:
         first.shutdown()
 

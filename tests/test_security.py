@@ -163,6 +163,16 @@ def test_bad_security_settings_are_usage_errors(settings, message):
     with pytest.raises(UsageError, match=message):
         Service(
             build_settings(
-                [("flag", {"grpc_listen": "127.0.0.1:0", "http_listen": "127.0.0.1:0", **settings})]
+                [
+                    (
+                        "flag",
+                        {
+                            "grpc_listen": "127.0.0.1:0",
+                            "http_listen": "127.0.0.1:0",
+                            "http_otlp_listen": "127.0.0.1:0",
+                            **settings,
+                        },
+                    )
+                ]
             )
         )

@@ -14,12 +14,11 @@ import hmac
 import math
 import re
 import ssl
-import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from http.server import BaseHTTPRequestHandler
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -29,6 +28,7 @@ from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.errors import UsageError
 from streamproc.jsonio import dumps, dumps_indented
+from streamproc.live.httpserver import IDLE_TIMEOUT_S, MAX_CONNECTIONS, HttpListener
 from streamproc.live.status import status_of
 from streamproc.report.table import duration_text
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
@@ -36,42 +36,6 @@ from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 _TRUE = ("1", "true", "yes", "")
 _OPEN_PATHS = ("/healthz", "/readyz")  # probes need no token
 _TOP = re.compile(r"[0-9]{1,6}")  # ASCII digits only: `top=²` is not a number
-#: Connections served at once; more are closed at once (a scraper retries). Idle ones close after the
-#: timeout, so a client that connects and sends nothing holds a thread for at most that long.
-MAX_CONNECTIONS = 64
-IDLE_TIMEOUT_S = 30.0
-LISTEN_BACKLOG = 128
-
-
-class _BoundedHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server with a bound on connections in progress and a listen backlog of 128."""
-
-    daemon_threads = True
-    request_queue_size = LISTEN_BACKLOG
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], connections: int
-    ) -> None:
-        self._slots = threading.BoundedSemaphore(connections)
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)  # over the bound: closed at once, the client may retry
-            return
-        super().process_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A connection that failed (a TLS handshake from a plain-HTTP client, a reset): nothing to answer,
-        and not worth a traceback on stderr."""
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
 _SECTION_PARAMS = {
     "bottlenecks": Section.BOTTLENECKS,
     "critical_path": Section.CRITICAL_PATH,
@@ -216,30 +180,17 @@ class HttpEndpoints:
         self._registry = registry
         self._build_report = report
         self._ready = ready
-        try:
-            self._server = _BoundedHTTPServer((host, port), Handler, max_connections)
-            if tls is not None:  # the handshake happens on the first read, in the connection's thread
-                self._server.socket = tls.wrap_socket(
-                    self._server.socket, server_side=True, do_handshake_on_connect=False
-                )
-        except OSError as exc:
-            raise OSError(
-                f"cannot listen on {host or '0.0.0.0'}:{port} (HTTP): {exc.strerror or exc}"
-            ) from None
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        self._listener = HttpListener(
+            host, port, Handler, what="HTTP", max_connections=max_connections, tls=tls
+        )
+        self.port = self._listener.port
 
     def start(self) -> int:
-        self._thread.start()
-        return self.port
+        return self._listener.start()
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop serving and close the socket; safe before start() and when called twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=timeout_s)
-        self._server.server_close()
+        self._listener.shutdown(timeout_s)
 
     def _metrics(self, _query: str, accept: str) -> tuple[int, str, bytes]:
         encoder, content_type = choose_encoder(accept)

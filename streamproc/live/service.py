@@ -1,11 +1,12 @@
 """The live service's lifecycle: start downstream first, stop upstream first, drain (an adapter: threads,
 signals and clocks live here).
 
-start:    HTTP (metrics, health) -> completion ticker -> OTLP receiver
-shutdown: the receiver answers UNAVAILABLE and health turns NOT_SERVING; in-flight requests finish; every
-          buffered trace is completed and analyzed; /metrics stays served for `drain_seconds` so that
-          Prometheus scrapes the last counts; then the gRPC and HTTP servers stop. Idempotent. Every wait
-          works to one deadline: `drain_seconds` plus the timeout `shutdown` is given.
+start:    HTTP (metrics, health) -> completion ticker -> OTLP receivers (gRPC, HTTP)
+shutdown: the receivers answer UNAVAILABLE / 503 and health turns NOT_SERVING; in-flight requests
+          finish; every buffered trace is completed and analyzed; /metrics stays served for
+          `drain_seconds` so that Prometheus scrapes the last counts; then the gRPC and HTTP servers stop.
+          Idempotent. Every wait works to one deadline: `drain_seconds` plus the timeout `shutdown` is
+          given.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from streamproc.live.admission import Admission
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.endpoints import HttpEndpoints
+from streamproc.live.http_receiver import OtlpHttpReceiver
 from streamproc.live.receiver import OtlpReceiver
 from streamproc.live.settings import Settings, split_listen
 
@@ -65,16 +67,30 @@ class Service:
             min_deadline_left_s=settings.min_deadline_left,
             credentials=tls.grpc_credentials() if tls else None,
         )
-        self.http = HttpEndpoints(
-            host=http_host,
-            port=http_port,
-            registry=self.registry,
-            report=self.analysis.report,
-            ready=lambda: self.admission.accepting,
+        otlp_host, otlp_port = split_listen(settings.http_otlp_listen)
+        self.http_receiver = OtlpHttpReceiver(
+            self.pipeline,
+            host=otlp_host,
+            port=otlp_port,
+            admission=self.admission,
+            max_message_size=settings.max_message_size,
+            bearer_token=settings.ingest_token(),
             tls=tls.ssl_context() if tls else None,
-            bearer_token=settings.http_token(),
-            auth_failed=lambda: self.pipeline.auth_failed("http"),
         )
+        try:
+            self.http = HttpEndpoints(
+                host=http_host,
+                port=http_port,
+                registry=self.registry,
+                report=self.analysis.report,
+                ready=lambda: self.admission.accepting,
+                tls=tls.ssl_context() if tls else None,
+                bearer_token=settings.http_token(),
+                auth_failed=lambda: self.pipeline.auth_failed("http"),
+            )
+        except OSError:
+            self.http_receiver.shutdown()  # bound already: a failed start leaves no listener open
+            raise
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="completion-ticker", daemon=True)
         self._shutdown_lock = threading.Lock()
@@ -85,11 +101,13 @@ class Service:
         self.http.start()
         self._ticker.start()
         self.receiver.start()
+        self.http_receiver.start()
         self.admission.accepting = True
         s = self.settings
         self._log.info(
             "streamproc_started",
             grpc=f"{split_listen(s.grpc_listen)[0]}:{self.receiver.port}",
+            otlp_http=f"{split_listen(s.http_otlp_listen)[0]}:{self.http_receiver.port}",
             http=f"{split_listen(s.http_listen)[0]}:{self.http.port}",
             **{f"{name}_s": getattr(s, name) for name in _LOGGED_DURATIONS},
             **{name: getattr(s, name) for name in _LOGGED_LIMITS},
@@ -152,6 +170,7 @@ class Service:
         )
         time.sleep(min(self.settings.drain_seconds, left()))
         self.receiver.shutdown(grace_s=left())
+        self.http_receiver.shutdown(timeout_s=left())
         self.http.shutdown(timeout_s=left())
         stats = self.pipeline.stats()
         summary = {

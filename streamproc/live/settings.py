@@ -35,12 +35,15 @@ class Settings:
     grpc_listen: str = _setting(
         "127.0.0.1:4317", "OTLP/gRPC listen address HOST:PORT (port 0: any free port)"
     )
+    http_otlp_listen: str = _setting(
+        "127.0.0.1:4318", "OTLP/HTTP listen address HOST:PORT for POST /v1/traces (port 0: any free port)"
+    )
     http_listen: str = _setting(
-        "127.0.0.1:9464", "HTTP listen address for /metrics, /healthz, /readyz, /api/report"
+        "127.0.0.1:9464", "HTTP listen address for /metrics, /healthz, /readyz, /api/report, /report"
     )
     max_message_size: int = _setting(16 * 1024 * 1024, "largest OTLP request accepted, in bytes")
     max_inflight_requests: int = _setting(
-        8, "Export calls being ingested at once before refusing with UNAVAILABLE"
+        8, "OTLP requests (gRPC and HTTP together) ingested at once before refusing with UNAVAILABLE / 503"
     )
     grpc_workers: int = _setting(
         32, "gRPC server worker threads (more than max_inflight_requests, so that refusals are answered)"
@@ -105,7 +108,7 @@ class Settings:
 
     def problems(self) -> list[str]:
         found = []
-        for name in ("grpc_listen", "http_listen"):
+        for name in ("grpc_listen", "http_otlp_listen", "http_listen"):
             if not valid_listen(getattr(self, name)):
                 found.append(f"{name}: {getattr(self, name)!r} is not HOST:PORT")
         for name in (
