@@ -137,7 +137,7 @@ class OtlpHttpReceiver:
 
     def _handle(self, request: BaseHTTPRequestHandler) -> Answer:
         """One POST: checked before its body is read, admitted, read, decoded and ingested."""
-        json = _media_type(request.headers.get("Content-Type", "")) == JSON
+        json = _media_type(request.headers.get("Content-Type", "")) != PROTOBUF  # answers in JSON if unsure
         try:
             length = self._check(request)
             try:

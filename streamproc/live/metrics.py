@@ -253,7 +253,7 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: Window
             "streamproc_auth_failures",
             "Requests refused for a missing or wrong bearer token, by listener.",
             "listener",
-            {listener: stats.auth_failures.get(listener, 0) for listener in ("grpc", "http")},
+            {listener: stats.auth_failures.get(listener, 0) for listener in ("grpc", "otlp_http", "http")},
         ),
         _counter(
             "streamproc_requests_undecodable",
