@@ -117,13 +117,13 @@ def test_kubernetes_manifests():
     container = pod["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert {p["containerPort"] for p in container["ports"]} == {4317, 9464}
+    assert {p["containerPort"] for p in container["ports"]} == {4317, 4318, 9464}
     assert container["resources"]["requests"] and container["resources"]["limits"]
     drain = build_settings([("env", {"drain_seconds": container["env"][0]["value"]})]).drain_seconds
     assert pod["terminationGracePeriodSeconds"] > drain
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert documents["Service", "streamproc-headless"]["spec"]["clusterIP"] == "None"
-    assert {p["port"] for p in documents["Service", "streamproc"]["spec"]["ports"]} == {4317, 9464}
+    assert {p["port"] for p in documents["Service", "streamproc"]["spec"]["ports"]} == {4317, 4318, 9464}
     assert ("PodMonitor", "streamproc") in documents
 
 
