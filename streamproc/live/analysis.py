@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, Section
+from streamproc.live.jaeger_api import DEPENDENCY_SECTIONS, JaegerApi
 from streamproc.live.metrics import LiveMetrics, MetricsCollector
 from streamproc.live.pipeline import Clock, LivePipeline
+from streamproc.live.retained import RetainedTraces
 from streamproc.live.settings import Settings
 from streamproc.live.windows import ReportWindows
 from streamproc.units import seconds_to_ns
@@ -22,6 +24,7 @@ class LiveAnalysis:
     pipeline: LivePipeline
     metrics: LiveMetrics
     windows: ReportWindows
+    retained: RetainedTraces
 
     @classmethod
     def from_settings(
@@ -37,19 +40,36 @@ class LiveAnalysis:
             recent_spans=settings.report_recent_spans,
             cardinality_limit=settings.cardinality_limit,
         )
+        retained = RetainedTraces(
+            max_spans=settings.retained_spans,
+            errors_per_minute=settings.retained_errors_per_minute,
+            exemplar_trace_ids=metrics.exemplar_trace_ids,
+        )
         pipeline = LivePipeline(
             limits=settings.assembler_limits(),
             options=options,
-            sinks=(metrics, windows),
+            sinks=(metrics, windows, retained),  # metrics first: a sweep sees the newest exemplars
             monotonic=monotonic,
             wall=wall,
         )
-        return cls(pipeline, metrics, windows)
+        return cls(pipeline, metrics, windows, retained)
 
     def collector(self) -> MetricsCollector:
         """Every metric, for a `CollectorRegistry`."""
         return MetricsCollector(
-            self.metrics, read=self.pipeline.read, stats=self.pipeline.stats, windows=self.windows.state
+            self.metrics,
+            read=self.pipeline.read,
+            stats=self.pipeline.stats,
+            windows=self.windows.state,
+            retained=self.retained,
+        )
+
+    def jaeger_api(self) -> JaegerApi:
+        """The Jaeger-compatible read API over the retained traces (and the report's dependencies)."""
+        return JaegerApi(
+            snapshot=lambda: self.pipeline.read(lambda _now: self.retained.snapshot()),
+            dependencies=lambda window_ns: self.report(window_ns=window_ns, sections=DEPENDENCY_SECTIONS),
+            now_ns=self.pipeline.wall_ns,
         )
 
     def report(

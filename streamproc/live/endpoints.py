@@ -29,6 +29,7 @@ from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.errors import UsageError
 from streamproc.jsonio import dumps, dumps_indented
 from streamproc.live.httpserver import IDLE_TIMEOUT_S, MAX_CONNECTIONS, HttpListener
+from streamproc.live.jaeger_api import JaegerApi
 from streamproc.live.status import status_of
 from streamproc.report.table import duration_text
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
@@ -122,6 +123,7 @@ class HttpEndpoints:
         tls: ssl.SSLContext | None = None,
         bearer_token: str = "",
         auth_failed: Callable[[], None] = lambda: None,
+        jaeger: JaegerApi | None = None,
     ) -> None:
         endpoints = self
         token = f"Bearer {bearer_token}" if bearer_token else ""
@@ -150,11 +152,15 @@ class HttpEndpoints:
                             401, "application/json", dumps({"error": "missing or wrong bearer token"}), head
                         )
                         return
+                if route is None and jaeger is not None and jaeger.handles(url.path):
+                    self._send(*jaeger.answer(url.path, url.query), head)
+                    return
                 if route is None:
                     self._send(
                         404,
                         "text/plain; charset=utf-8",
-                        b"not found: try /metrics, /healthz, /readyz, /api/report, /report\n",
+                        b"not found: try /metrics, /healthz, /readyz, /api/report, /report, /api/services, "
+                        b"/api/traces\n",
                         head,
                     )
                     return

@@ -10,7 +10,7 @@ instances.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -120,7 +120,15 @@ class HistogramFamily(_Family[_Histogram]):
             histogram = self.overflow = self.overflow or self._new()
         histogram.observe(self.buckets, value, trace_id)
 
-    def render(self) -> Metric:
+    def exemplar_trace_ids(self) -> Iterator[str]:
+        """The trace ids the buckets' exemplars name now."""
+        for _labels, histogram in self.labelled():
+            for exemplar in histogram.exemplars:
+                if exemplar is not None:
+                    yield exemplar[0]
+
+    def render(self, shows: Callable[[str], bool] | None = None) -> Metric:
+        """The family's samples; a bucket's exemplar only where `shows(trace_id)` (None: always)."""
         metric = Metric(self.name, self.documentation, "histogram")
         for labels, histogram in self.labelled():
             cumulative = 0
@@ -128,7 +136,11 @@ class HistogramFamily(_Family[_Histogram]):
                 self._bounds, histogram.counts, histogram.exemplars, strict=True
             ):
                 cumulative += count
-                sample_exemplar = Exemplar({"trace_id": exemplar[0]}, exemplar[1]) if exemplar else None
+                sample_exemplar = (
+                    Exemplar({"trace_id": exemplar[0]}, exemplar[1])
+                    if exemplar is not None and (shows is None or shows(exemplar[0]))
+                    else None
+                )
                 metric.add_sample(
                     f"{self.name}_bucket", {**labels, "le": bound}, cumulative, exemplar=sample_exemplar
                 )

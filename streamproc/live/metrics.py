@@ -15,6 +15,7 @@ from streamproc.analyze.tree import TraceTree
 from streamproc.live.assembler import Completion
 from streamproc.live.families import CounterFamily, HistogramCount, HistogramFamily
 from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, TRANSPORTS, PipelineStats
+from streamproc.live.retained import HELD, RetainedState, RetainedTraces
 from streamproc.live.windows import WindowsState
 from streamproc.model import SkipReason, SpanKind, StatusCode
 from streamproc.units import NS_PER_MS, NS_PER_S
@@ -38,16 +39,29 @@ class MetricsCollector(Collector):
         read: Callable[[Callable[[int], Any]], Any],
         stats: Callable[[], PipelineStats],
         windows: Callable[[], WindowsState],
+        retained: RetainedTraces | None = None,
     ) -> None:
         self._metrics = metrics
         self._read = read
         self._stats = stats
         self._windows = windows
+        self._retained = retained
 
     def collect(self) -> Iterator[Metric]:
-        rendered, windows = self._read(lambda _now: (self._metrics.render(), self._windows()))
+        retained = self._retained
+        # With a store, an exemplar is shown only while its trace is in it, so every exemplar link resolves.
+        shows = retained.holds if retained is not None and retained.max_spans > 0 else None
+        rendered, windows, kept = self._read(
+            lambda _now: (
+                self._metrics.render(shows),
+                self._windows(),
+                retained.state() if retained is not None else None,
+            )
+        )
         yield from rendered
         yield from self_metrics(self._stats(), self._metrics.overflow_counts(), windows)
+        if kept is not None:
+            yield from retained_metrics(kept)
 
 
 class LiveMetrics:
@@ -186,8 +200,47 @@ class LiveMetrics:
     def overflow_counts(self) -> dict[str, int]:
         return {family.name: family.overflowed for family in self.families}
 
-    def render(self) -> list[Metric]:
-        return [family.render() for family in self.families]
+    def exemplar_trace_ids(self) -> Iterator[str]:
+        """Every trace id an exemplar names now (the retained store holds these last)."""
+        for family in self.families:
+            if isinstance(family, HistogramFamily):
+                yield from family.exemplar_trace_ids()
+
+    def render(self, shows: Callable[[str], bool] | None = None) -> list[Metric]:
+        return [
+            family.render(shows) if isinstance(family, HistogramFamily) else family.render()
+            for family in self.families
+        ]
+
+
+def retained_metrics(state: RetainedState) -> list[Metric]:
+    """The retained store's levels and what its sweeps evicted."""
+    evicted = _counter(
+        "streamproc_retained_evicted_traces",
+        "Traces swept from the retained store, by what had held them (none; kept: the slowest or an erroring "
+        "trace of its minute; exemplar).",
+        "held",
+        {held: state.evicted.get(held, 0) for held in HELD},
+    )
+    too_large = _counter(
+        "streamproc_retained_too_large_traces",
+        "Traces with more spans than the whole retained store, not kept.",
+        "",
+        {"": state.too_large},
+    )
+    return [
+        evicted,
+        too_large,
+        *_gauges(
+            ("streamproc_retained_traces", "Whole traces in the retained store.", state.traces),
+            ("streamproc_retained_spans", "Spans of the traces in the retained store.", state.spans),
+            (
+                "streamproc_retained_limit_spans",
+                "retained_spans: the bound on those spans.",
+                state.limit_spans,
+            ),
+        ),
+    ]
 
 
 def _counter(name: str, documentation: str, labels: str, values: dict[Any, int]) -> Metric:

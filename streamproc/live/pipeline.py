@@ -189,6 +189,10 @@ class LivePipeline:
         with self._lock:
             return reader(self._wall())
 
+    def wall_ns(self) -> int:
+        """The wall clock the sinks are read with."""
+        return self._wall()
+
     def stats(self) -> PipelineStats:
         with self._lock, self._refusal_lock:
             return PipelineStats(

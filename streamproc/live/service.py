@@ -31,6 +31,7 @@ from streamproc.live.settings import Settings, split_listen
 #: The settings the startup line names (durations with an `_s` suffix).
 _LOGGED_DURATIONS = ("idle_timeout", "root_grace", "max_trace_age")
 _LOGGED_LIMITS = (
+    "retained_spans",
     "max_traces",
     "max_buffered_spans",
     "max_spans_per_trace",
@@ -87,6 +88,7 @@ class Service:
                 tls=tls.ssl_context() if tls else None,
                 bearer_token=settings.http_token(),
                 auth_failed=lambda: self.pipeline.auth_failed("http"),
+                jaeger=self.analysis.jaeger_api(),
             )
         except OSError:
             self.http_receiver.shutdown()  # bound already: a failed start leaves no listener open

@@ -88,6 +88,14 @@ class Settings:
     report_recent_spans: int = _setting(
         200_000, "spans of those recent traces at most (the oldest traces go first beyond)"
     )
+    retained_spans: int = _setting(
+        200_000,
+        "spans of the recent whole traces kept for the Jaeger API and exemplar links "
+        "(0: none kept, exemplars shown unchecked)",
+    )
+    retained_errors_per_minute: int = _setting(
+        5, "erroring traces held per root service, operation and minute when the store sweeps"
+    )
     tick_interval: float = _setting(
         0.05, "longest wait between completion checks (sooner when a trace is due)", "duration"
     )
@@ -122,6 +130,9 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 found.append(f"{name} must be at least 1")
+        for name in ("retained_spans", "retained_errors_per_minute"):
+            if getattr(self, name) < 0:
+                found.append(f"{name} must not be negative")
         for name in ("report_retention", "report_bucket", "tick_interval"):
             if getattr(self, name) <= 0:
                 found.append(f"{name} must be positive")

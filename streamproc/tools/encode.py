@@ -19,42 +19,15 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as PB2Status
 
 from streamproc.decode import Format
 from streamproc.jsonio import dumps
-from streamproc.model import ATTRIBUTE_KEYS, SPAN_ID_BYTES, Span, SpanKind, StatusCode, Trace
+from streamproc.model import Span, SpanKind, StatusCode, Trace
+from streamproc.report.jaeger import exception_items, jaeger_trace, span_attribute_items, wire_id
 from streamproc.units import NS_PER_US
-
-_INT_ATTRIBUTES = frozenset({"http_status_code"})
-_EXCEPTION_FIELDS = frozenset({"exception_type", "exception_message"})
-
-
-def _wire_id(span_id: bytes) -> bytes:
-    """A span id as the wire formats take it: 8 bytes. A Zipkin shared server's copy (the client's id plus
-    a suffix byte) becomes the bitwise complement of the client's id, unique in its trace."""
-    if len(span_id) <= SPAN_ID_BYTES:
-        return span_id
-    return bytes(b ^ 0xFF for b in span_id[:SPAN_ID_BYTES])
-
-
-def span_attribute_items(span: Span) -> Iterator[tuple[str, str | int]]:
-    """The span's attributes under their preferred keys (exception fields excluded: they are an event)."""
-    for field, value in zip(span.attributes._fields, span.attributes, strict=True):
-        if value is None or field in _EXCEPTION_FIELDS:
-            continue
-        yield ATTRIBUTE_KEYS[field][0], int(value) if field in _INT_ATTRIBUTES else value
-
-
-def exception_items(span: Span) -> list[tuple[str, str]]:
-    a = span.attributes
-    return [
-        (k, v)
-        for k, v in (("exception.type", a.exception_type), ("exception.message", a.exception_message))
-        if v
-    ]
 
 
 def encode(traces: Iterable[Trace], fmt: Format) -> bytes:
     traces = list(traces)
     if fmt is Format.JAEGER:
-        return dumps({"data": [_jaeger_trace(t) for t in traces], "total": 0, "limit": 0, "errors": None})
+        return dumps({"data": [jaeger_trace(t) for t in traces], "total": 0, "limit": 0, "errors": None})
     if fmt is Format.ZIPKIN:
         return dumps([_zipkin_span(s) for t in traces for s in t.spans])
     spans = [s for t in traces for s in t.spans]
@@ -67,66 +40,6 @@ def _file_exporter_batches(spans: list[Span], batch_size: int = 200) -> Iterator
     """Lines as a Collector file exporter writes them: batches in arrival order, so traces span lines."""
     for offset in range(0, len(spans), batch_size):
         yield spans[offset : offset + batch_size]
-
-
-# --- Jaeger ---------------------------------------------------------------------------------------------
-
-
-def _jaeger_tag(key: str, value: str | int | bool) -> dict[str, Any]:
-    kind = "bool" if isinstance(value, bool) else "int64" if isinstance(value, int) else "string"
-    return {"key": key, "type": kind, "value": value}
-
-
-def _jaeger_trace(trace: Trace) -> dict[str, Any]:
-    processes: dict[str, str] = {}
-    spans = []
-    for span in trace.spans:
-        pid = processes.setdefault(span.service, f"p{len(processes) + 1}")
-        tags = [_jaeger_tag(k, v) for k, v in span_attribute_items(span)]
-        if span.kind not in (SpanKind.UNSPECIFIED,):
-            tags.append(_jaeger_tag("span.kind", span.kind.name.lower()))
-        if span.status is StatusCode.ERROR:
-            tags.append(_jaeger_tag("error", True))
-            tags.append(_jaeger_tag("otel.status_code", "ERROR"))
-            if span.status_message:
-                tags.append(_jaeger_tag("otel.status_description", span.status_message))
-        elif span.status is StatusCode.OK:
-            tags.append(_jaeger_tag("otel.status_code", "OK"))
-        logs = []
-        if exception_items(span):
-            fields = [_jaeger_tag("event", "exception")] + [
-                _jaeger_tag(k, v) for k, v in exception_items(span)
-            ]
-            logs.append({"timestamp": span.end_ns // NS_PER_US, "fields": fields})
-        references = []
-        if span.parent_span_id:
-            references.append(
-                {
-                    "refType": "CHILD_OF",
-                    "traceID": span.trace_id.hex(),
-                    "spanID": _wire_id(span.parent_span_id).hex(),
-                }
-            )
-        spans.append(
-            {
-                "traceID": span.trace_id.hex(),
-                "spanID": _wire_id(span.span_id).hex(),
-                "operationName": span.name,
-                "references": references,
-                "startTime": span.start_ns // NS_PER_US,
-                "duration": (span.end_ns - span.start_ns) // NS_PER_US,
-                "tags": tags,
-                "logs": logs,
-                "processID": pid,
-                "warnings": None,
-            }
-        )
-    return {
-        "traceID": trace.trace_id.hex(),
-        "spans": spans,
-        "processes": {pid: {"serviceName": service, "tags": []} for service, pid in processes.items()},
-        "warnings": None,
-    }
 
 
 # --- Zipkin ---------------------------------------------------------------------------------------------
@@ -148,7 +61,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         tags["otel.status_code"] = "OK"
     out: dict[str, Any] = {
         "traceId": span.trace_id.hex(),
-        "id": _wire_id(span.span_id).hex(),
+        "id": wire_id(span.span_id).hex(),
         "name": span.name,
         "timestamp": span.start_ns // NS_PER_US,
         "duration": (span.end_ns - span.start_ns) // NS_PER_US,
@@ -156,7 +69,7 @@ def _zipkin_span(span: Span) -> dict[str, Any]:
         "tags": tags,
     }
     if span.parent_span_id:
-        out["parentId"] = _wire_id(span.parent_span_id).hex()
+        out["parentId"] = wire_id(span.parent_span_id).hex()
     if span.kind in _ZIPKIN_KINDS:
         out["kind"] = _ZIPKIN_KINDS[span.kind]
     if exception_items(span):
@@ -175,7 +88,7 @@ def _otlp_value(value: str | int) -> dict[str, str]:
 def otlp_span(span: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": span.trace_id.hex(),
-        "spanId": _wire_id(span.span_id).hex(),
+        "spanId": wire_id(span.span_id).hex(),
         "name": span.name,
         "kind": int(span.kind),
         "startTimeUnixNano": str(span.start_ns),
@@ -184,7 +97,7 @@ def otlp_span(span: Span) -> dict[str, Any]:
         "status": {"code": int(span.status), "message": span.status_message} if span.status else {},
     }
     if span.parent_span_id:
-        out["parentSpanId"] = _wire_id(span.parent_span_id).hex()
+        out["parentSpanId"] = wire_id(span.parent_span_id).hex()
     if exception_items(span):
         out["events"] = [
             {
@@ -235,8 +148,8 @@ def otlp_request(spans: Iterable[Span]) -> PB2ExportTraceServiceRequest:
         by_service.setdefault(span.service, []).append(
             PB2Span(
                 trace_id=span.trace_id,
-                span_id=_wire_id(span.span_id),
-                parent_span_id=_wire_id(span.parent_span_id),
+                span_id=wire_id(span.span_id),
+                parent_span_id=wire_id(span.parent_span_id),
                 name=span.name,
                 kind=PB2Span.SpanKind.ValueType(span.kind),
                 start_time_unix_nano=span.start_ns,
