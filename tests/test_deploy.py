@@ -180,3 +180,20 @@ def test_amtool_checks_the_alertmanager_config():
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_grafana_provisioning_links_exemplars_to_the_retained_traces():
+    """The Prometheus data source turns the `trace_id` exemplar label (the one streamproc writes) into a
+    link to the Jaeger data source, which points at streamproc's HTTP port; the latency panel asks for
+    exemplars; the dashboard provider names a path."""
+    sources = {d["uid"]: d for d in load("grafana/provisioning/datasources/streamproc.yaml")["datasources"]}
+    traces = next(d for d in sources.values() if d["type"] == "jaeger")
+    assert traces["url"].endswith(":9464")
+    prometheus = next(d for d in sources.values() if d["type"] == "prometheus")
+    (link,) = prometheus["jsonData"]["exemplarTraceIdDestinations"]
+    assert (link["name"], link["datasourceUid"]) == ("trace_id", traces["uid"])
+    dashboard = json.loads((DEPLOY / "grafana/streamproc-dashboard.json").read_text())
+    latency = next(p for p in dashboard["panels"] if p["title"].startswith("Trace latency"))
+    assert all(target.get("exemplar") for target in latency["targets"])
+    (provider,) = load("grafana/provisioning/dashboards/streamproc.yaml")["providers"]
+    assert provider["type"] == "file" and provider["options"]["path"]

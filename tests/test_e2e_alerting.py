@@ -31,9 +31,9 @@ from opentelemetry.trace import SpanKind as OtelKind
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from streamproc.model import SpanKind, Trace
-from streamproc.tools.encode import span_attribute_items
+from streamproc.report.jaeger import span_attribute_items
 from streamproc.tools.generate import Scenario, generate_trace
-from tests.live import start_service
+from tests.live import http_get, start_service
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -190,6 +190,7 @@ def start_prometheus(
                 f"--config.file={tmp_path / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                "--enable-feature=exemplar-storage",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -197,6 +198,12 @@ def start_prometheus(
     )
     wait_ready(f"http://127.0.0.1:{port}/-/ready", processes[-1])
     return port
+
+
+def prometheus_api(port: int, path: str, **params: str) -> object:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/{path}?{query}", timeout=5) as answer:
+        return msgspec.json.decode(answer.read())["data"]
 
 
 def test_incident_alerts_reach_the_webhook_and_healthy_traffic_stays_silent(tmp_path):
@@ -227,12 +234,26 @@ def test_incident_alerts_reach_the_webhook_and_healthy_traffic_stays_silent(tmp_
         assert wanted <= firing, f"webhook received {sorted(firing)}"
         assert not {alert for alert in firing if alert[1] == "storefront"}, sorted(firing)
         # Silence means something only if the healthy traffic was measured: Prometheus has its rates.
-        query = urllib.parse.urlencode({"query": 'sum(rate(trace_total{service="storefront"}[20s]))'})
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{prom_port}/api/v1/query?{query}", timeout=5
-        ) as answer:
-            result = msgspec.json.decode(answer.read())["data"]["result"]
-        assert result and float(result[0]["value"][1]) > 10, result
+        result = prometheus_api(prom_port, "query", query='sum(rate(trace_total{service="storefront"}[20s]))')
+        assert isinstance(result, dict) and result["result"], result
+        assert float(result["result"][0]["value"][1]) > 10, result
+        # What Grafana does with an exemplar on the latency panel: Prometheus's exemplar query, then the
+        # trace id opened through the Jaeger data source, here streamproc's own retained traces.
+        now = time.time()
+        exemplars = prometheus_api(
+            prom_port,
+            "query_exemplars",
+            query='trace_duration_ms_bucket{service="api-gateway"}',
+            start=str(now - 120),
+            end=str(now),
+        )
+        assert isinstance(exemplars, list)
+        trace_ids = {e["labels"]["trace_id"] for series in exemplars for e in series["exemplars"]}
+        assert len(trace_ids) >= 3, exemplars
+        for trace_id in sorted(trace_ids)[:20]:
+            status, _, body = http_get(streamproc, f"/api/traces/{trace_id}")
+            assert status == 200, (trace_id, body[:200])
+            assert msgspec.json.decode(body)["data"][0]["traceID"] == trace_id
     finally:
         stop.set()
         sender.shutdown()
