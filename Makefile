@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run demo test check lint types format clean bench fuzz
+.PHONY: run demo test check lint types format clean bench fuzz proto
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,8 @@ bench: $(STAMP)
 # A long fuzz run: the fuzz tests with many more examples than `make test` gives them (minutes).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+# The query API's Python code (streamproc/v1/, committed) from proto/streamproc/v1/analysis.proto.
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. \
+		proto/streamproc/v1/analysis.proto

@@ -1,5 +1,6 @@
-"""OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and the gRPC health
-service (an adapter: sockets and threads live here).
+"""OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, the gRPC health
+service, server reflection, and the other services given to it (AnalysisService) on the same port (an
+adapter: sockets and threads live here).
 
 What a request gets (DESIGN section 8; the codes come from `status.status_of`):
 * missing or wrong bearer token         -> Unauthenticated: UNAUTHENTICATED
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent import futures
 
 import grpc
@@ -21,6 +23,7 @@ import structlog
 from google.protobuf.message import DecodeError as PB2DecodeError
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess as PB2ExportTracePartialSuccess,
 )
@@ -73,7 +76,9 @@ class OtlpReceiver:
         bearer_token: str = "",
         min_deadline_left_s: float = 0.25,
         credentials: grpc.ServerCredentials | None = None,
+        also_serve: Sequence[tuple[str, Callable[[grpc.Server], None]]] = (),
     ) -> None:
+        """`also_serve`: other services on this port, as (full service name, function adding it)."""
         self._credentials = credentials
         self._pipeline = pipeline
         self._admission = admission
@@ -105,6 +110,12 @@ class OtlpReceiver:
         )
         self._health = grpc_health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        for _name, add in also_serve:
+            add(self._server)
+        served = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+        reflection.enable_server_reflection(
+            (*served, *(name for name, _add in also_serve), reflection.SERVICE_NAME), self._server
+        )
         self.port = 0
 
     def start(self) -> int:

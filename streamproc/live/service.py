@@ -25,6 +25,7 @@ from streamproc.live.admission import Admission
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.endpoints import HttpEndpoints
 from streamproc.live.http_receiver import OtlpHttpReceiver
+from streamproc.live.query_service import AnalysisServicer, serving
 from streamproc.live.receiver import OtlpReceiver
 from streamproc.live.settings import Settings, split_listen
 
@@ -53,6 +54,11 @@ class Service:
         self.registry.register(self.analysis.collector())
         tls = settings.tls()
         grpc_host, grpc_port = split_listen(settings.grpc_listen)
+        queries = AnalysisServicer(  # the HTTP API's token: it serves what /api/report and /api/traces do
+            self.analysis,
+            bearer_token=settings.http_token(),
+            auth_failed=lambda: self.pipeline.auth_failed("grpc"),
+        )
         http_host, http_port = split_listen(settings.http_listen)
         self.admission = Admission(
             max_inflight=settings.max_inflight_requests, max_inflight_bytes=settings.max_inflight_bytes
@@ -67,6 +73,7 @@ class Service:
             bearer_token=settings.ingest_token(),
             min_deadline_left_s=settings.min_deadline_left,
             credentials=tls.grpc_credentials() if tls else None,
+            also_serve=[serving(queries)],
         )
         otlp_host, otlp_port = split_listen(settings.http_otlp_listen)
         self.http_receiver = OtlpHttpReceiver(
