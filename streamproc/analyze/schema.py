@@ -114,6 +114,27 @@ class Errors(TypedDict):
     by_service: dict[str, ServiceErrors]
 
 
+class InsightEvidence(TypedDict):
+    """Means over the insight's occurrences."""
+
+    calls: float  # spans in the pattern (a cascading timeout: the chain's length)
+    total_ms: float  # their time together
+    saving_ms: float  # what running them at once would save (0 where it does not apply)
+    finally_succeeded: int  # retry storms whose last call succeeded
+
+
+class Insight(TypedDict):
+    kind: str  # n_plus_one, sequential_calls, retry_storm, cascading_timeout
+    service: str  # where the calls are made (the parent's service and operation)
+    operation: str
+    target: str  # the repeated call, the targets in order, the end of the timeout chain
+    occurrences: int
+    trace_count: int  # traces with at least one occurrence
+    share_pct: float  # of the traces analyzed
+    evidence: InsightEvidence
+    example_traces: list[str]
+
+
 class ServiceCalls(TypedDict):
     call_count: int
     avg_duration_ms: float
@@ -222,6 +243,7 @@ class Report(TypedDict):
     critical_path_summary: NotRequired[list[CriticalPathShare]]
     errors: NotRequired[Errors]
     dependencies: NotRequired[Dependencies]
+    insights: NotRequired[list[Insight]]
     filters: NotRequired[Filters]  # always present in batch and live reports; absent in a comparison's sides
     comparison: NotRequired[Comparison]
     window: NotRequired[Window]

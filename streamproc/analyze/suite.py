@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
@@ -15,6 +15,7 @@ from streamproc.analyze.critical_path import (
 )
 from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
 from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
+from streamproc.analyze.insights import Insight, InsightAnalyzer, InsightOptions, find_insights
 from streamproc.analyze.schema import Report
 from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
@@ -28,6 +29,7 @@ class Section(enum.Enum):
     CRITICAL_PATH = "critical_path"
     ERRORS = "errors"
     DEPENDENCIES = "dependencies"
+    INSIGHTS = "insights"
 
 
 ALL_SECTIONS = frozenset(Section)
@@ -37,6 +39,7 @@ ALL_SECTIONS = frozenset(Section)
 class AnalysisOptions:
     bottleneck_threshold_pct: float = 20.0
     slowest_paths: int = 10  # critical paths kept for the slowest traces
+    insights: InsightOptions = field(default_factory=InsightOptions)
 
     def problems(self) -> list[str]:
         found = []
@@ -44,7 +47,7 @@ class AnalysisOptions:
             found.append(f"bottleneck threshold {self.bottleneck_threshold_pct} must be from 0 to under 100")
         if self.slowest_paths < 0:
             found.append("the number of critical paths to keep cannot be negative")
-        return found
+        return found + self.insights.problems()
 
 
 class TraceFindings(NamedTuple):
@@ -56,6 +59,7 @@ class TraceFindings(NamedTuple):
     critical_sections: list[CriticalSection]
     error_classes: list[tuple[int, ErrorClass]]
     calls: list[Call]
+    insights: list[Insight]
 
 
 def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
@@ -67,6 +71,7 @@ def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
         critical_sections=sections,
         error_classes=classify(tree),
         calls=find_calls(tree),
+        insights=find_insights(tree, options.insights),
     )
 
 
@@ -80,6 +85,7 @@ class AnalysisSuite:
         self.critical_paths = CriticalPathAnalyzer(self.options.slowest_paths)
         self.errors = ErrorAnalyzer()
         self.dependencies = DependencyAnalyzer()
+        self.insights = InsightAnalyzer()
 
     def observe(self, trace: Trace) -> TraceFindings:
         """Analyze one whole trace; returns what was found, for callers that derive more (metrics)."""
@@ -97,6 +103,7 @@ class AnalysisSuite:
         self.critical_paths.observe(tree, findings.critical_ns, findings.critical_sections)
         self.errors.observe(tree, findings.error_classes)
         self.dependencies.observe(tree, findings.calls)
+        self.insights.observe(tree, findings.insights)
 
     def merge(self, other: AnalysisSuite) -> None:
         self.summary.merge(other.summary)
@@ -104,6 +111,7 @@ class AnalysisSuite:
         self.critical_paths.merge(other.critical_paths)
         self.errors.merge(other.errors)
         self.dependencies.merge(other.dependencies)
+        self.insights.merge(other.insights)
 
     def report(
         self, *, sections: frozenset[Section] = ALL_SECTIONS, top: int | None = None, skipped_spans: int = 0
@@ -119,4 +127,6 @@ class AnalysisSuite:
             report["errors"] = self.errors.report(top=top)
         if Section.DEPENDENCIES in sections:
             report["dependencies"] = self.dependencies.report()
+        if Section.INSIGHTS in sections:
+            report["insights"] = self.insights.report(top=top)
         return report

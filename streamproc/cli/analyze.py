@@ -11,6 +11,7 @@ from typing import Any
 from streamproc import __version__
 from streamproc.analyze import AnalysisOptions
 from streamproc.analyze.filters import TraceFilter
+from streamproc.analyze.insights import InsightOptions
 from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.batch import MIN_TRACES_PER_WORKER, Analyzed, analyze_inputs
@@ -50,6 +51,46 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     sections.add_argument("--critical-path", action="store_true", help="what the slowest traces wait on")
     sections.add_argument("--errors", action="store_true", help="where errors originate and propagate")
     sections.add_argument("--dependencies", action="store_true", help="calls between services")
+    sections.add_argument(
+        "--insights", action="store_true", help="N+1, sequential calls, retry storms, cascading timeouts"
+    )
+    tuning = parser.add_argument_group("insight thresholds")
+    defaults = InsightOptions()
+    tuning.add_argument(
+        "--n-plus-one-min-calls",
+        type=int,
+        default=defaults.n_plus_one_min_calls,
+        metavar="N",
+        help=f"N+1: sibling calls of one statement in a row (default {defaults.n_plus_one_min_calls})",
+    )
+    tuning.add_argument(
+        "--n-plus-one-min-ms",
+        type=float,
+        default=defaults.n_plus_one_min_ms,
+        metavar="MS",
+        help=f"N+1: their time together at least (default {defaults.n_plus_one_min_ms:g})",
+    )
+    tuning.add_argument(
+        "--sequential-min-saving-ms",
+        type=float,
+        default=defaults.sequential_min_saving_ms,
+        metavar="MS",
+        help=f"sequential calls: least saving in parallel (default {defaults.sequential_min_saving_ms:g})",
+    )
+    tuning.add_argument(
+        "--sequential-min-share-pct",
+        type=float,
+        default=defaults.sequential_min_share_pct,
+        metavar="PCT",
+        help=f"sequential calls: least saving, % of trace (default {defaults.sequential_min_share_pct:g})",
+    )
+    tuning.add_argument(
+        "--retry-min-calls",
+        type=int,
+        default=defaults.retry_min_calls,
+        metavar="N",
+        help=f"retry storm: calls in a row, all but the last failed (default {defaults.retry_min_calls})",
+    )
     filters = parser.add_argument_group("filters")
     filters.add_argument(
         "--time-range",
@@ -114,7 +155,15 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
         errors_only=args.errors_only,
     )
     options = AnalysisOptions(
-        bottleneck_threshold_pct=args.bottleneck_threshold, slowest_paths=max(args.top, 0)
+        bottleneck_threshold_pct=args.bottleneck_threshold,
+        slowest_paths=max(args.top, 0),
+        insights=InsightOptions(
+            n_plus_one_min_calls=args.n_plus_one_min_calls,
+            n_plus_one_min_ms=args.n_plus_one_min_ms,
+            sequential_min_saving_ms=args.sequential_min_saving_ms,
+            sequential_min_share_pct=args.sequential_min_share_pct,
+            retry_min_calls=args.retry_min_calls,
+        ),
     )
     problems += rules.problems() + options.problems() + _input_problems(args)
     if args.jaeger_url:
@@ -128,6 +177,7 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
             (Section.CRITICAL_PATH, args.critical_path),
             (Section.ERRORS, args.errors),
             (Section.DEPENDENCIES, args.dependencies),
+            (Section.INSIGHTS, args.insights),
         )
         if wanted
     )

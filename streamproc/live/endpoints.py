@@ -43,6 +43,7 @@ _SECTION_PARAMS = {
     "critical-path": Section.CRITICAL_PATH,
     "errors": Section.ERRORS,
     "dependencies": Section.DEPENDENCIES,
+    "insights": Section.INSIGHTS,
 }
 
 

@@ -143,6 +143,13 @@ class LiveMetrics:
             (*root, "classification"),
             limit,
         )
+        self.insights = CounterFamily(
+            "trace_insights_total",
+            "Insights found in completed traces (n_plus_one, sequential_calls, retry_storm, "
+            "cascading_timeout), by kind and the service and operation making the calls.",
+            ("kind", "service", "operation"),
+            limit,
+        )
         self.families: tuple[CounterFamily | HistogramFamily | HistogramCount, ...] = (
             self.trace_duration,
             self.traces,
@@ -156,6 +163,7 @@ class LiveMetrics:
             self.bottlenecks,
             self.critical_path,
             self.error_spans,
+            self.insights,
         )
 
     def observe_trace(self, findings: TraceFindings, now_ns: int = 0) -> None:
@@ -174,6 +182,8 @@ class LiveMetrics:
             self.critical_path.inc((spans[index].service, spans[index].name), critical_ns / NS_PER_S)
         for index, classification in findings.error_classes:
             self.error_spans.inc((spans[index].service, spans[index].name, classification.value))
+        for insight in findings.insights:
+            self.insights.inc((insight.kind.value, insight.service, insight.operation))
         self._observe_spans(findings, trace_id)
 
     def observe_fragment(self, findings: TraceFindings, now_ns: int = 0) -> None:

@@ -14,6 +14,7 @@ from streamproc.analyze.schema import (
     Dependencies,
     Errors,
     Filters,
+    Insight,
     Report,
     Summary,
 )
@@ -52,6 +53,8 @@ def render_text(
         lines += _errors(report["errors"], verbose)
     if "dependencies" in report:
         lines += _dependencies(report["dependencies"], verbose)
+    if "insights" in report:
+        lines += _insights(report["insights"], verbose)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -213,6 +216,40 @@ def _errors(errors: Errors, verbose: bool) -> list[str]:
             indent="    ",
         )
     return [*lines, ""]
+
+
+_INSIGHT_NAMES = {
+    "n_plus_one": "N+1",
+    "sequential_calls": "sequential calls",
+    "retry_storm": "retry storm",
+    "cascading_timeout": "cascading timeout",
+}
+
+
+def _insights(rows: list[Insight], verbose: bool) -> list[str]:
+    lines = ["Insights (patterns that cost time; where the calls are made)"]
+    if not rows:
+        return [*lines, "  none found", ""]
+    headers = ["PATTERN", "SERVICE", "OPERATION", "TARGET", "TRACES", "SHARE", "CALLS", "TIME", "SAVING"]
+    table_rows = [
+        [
+            _INSIGHT_NAMES.get(row["kind"], row["kind"]),
+            row["service"],
+            row["operation"],
+            row["target"] if verbose else shorten(row["target"], 48),
+            num(row["trace_count"]),
+            pct_text(row["share_pct"]),
+            f"{row['evidence']['calls']:g}",
+            duration_text(row["evidence"]["total_ms"]),
+            duration_text(row["evidence"]["saving_ms"]) if row["evidence"]["saving_ms"] else "-",
+        ]
+        for row in rows
+    ]
+    if verbose:
+        headers.append("EXAMPLE TRACE")
+        for table_row, row in zip(table_rows, rows, strict=True):
+            table_row.append(row["example_traces"][0] if row["example_traces"] else "")
+    return [*lines, *table(headers, table_rows, right=(4, 5, 6, 7, 8)), ""]
 
 
 def _dependencies(deps: Dependencies, verbose: bool) -> list[str]:

@@ -14,11 +14,13 @@ class Section(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SECTION_CRITICAL_PATH: _ClassVar[Section]
     SECTION_ERRORS: _ClassVar[Section]
     SECTION_DEPENDENCIES: _ClassVar[Section]
+    SECTION_INSIGHTS: _ClassVar[Section]
 SECTION_UNSPECIFIED: Section
 SECTION_BOTTLENECKS: Section
 SECTION_CRITICAL_PATH: Section
 SECTION_ERRORS: Section
 SECTION_DEPENDENCIES: Section
+SECTION_INSIGHTS: Section
 
 class GetReportRequest(_message.Message):
     __slots__ = ("window_seconds", "sections", "top", "service", "latency_threshold_ms", "errors_only")
@@ -161,7 +163,7 @@ class Span(_message.Message):
     def __init__(self, trace_id: _Optional[bytes] = ..., span_id: _Optional[bytes] = ..., parent_span_id: _Optional[bytes] = ..., service: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[Span.SpanKind, str]] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., status_code: _Optional[_Union[Span.StatusCode, str]] = ..., status_message: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Report(_message.Message):
-    __slots__ = ("summary", "bottlenecks", "critical_paths", "critical_path_summary", "errors", "dependencies", "filters", "window")
+    __slots__ = ("summary", "bottlenecks", "critical_paths", "critical_path_summary", "errors", "dependencies", "filters", "window", "insights")
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     BOTTLENECKS_FIELD_NUMBER: _ClassVar[int]
     CRITICAL_PATHS_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +172,7 @@ class Report(_message.Message):
     DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_FIELD_NUMBER: _ClassVar[int]
+    INSIGHTS_FIELD_NUMBER: _ClassVar[int]
     summary: Summary
     bottlenecks: _containers.RepeatedCompositeFieldContainer[Bottleneck]
     critical_paths: _containers.RepeatedCompositeFieldContainer[CriticalPath]
@@ -178,7 +181,8 @@ class Report(_message.Message):
     dependencies: Dependencies
     filters: Filters
     window: Window
-    def __init__(self, summary: _Optional[_Union[Summary, _Mapping]] = ..., bottlenecks: _Optional[_Iterable[_Union[Bottleneck, _Mapping]]] = ..., critical_paths: _Optional[_Iterable[_Union[CriticalPath, _Mapping]]] = ..., critical_path_summary: _Optional[_Iterable[_Union[CriticalPathShare, _Mapping]]] = ..., errors: _Optional[_Union[Errors, _Mapping]] = ..., dependencies: _Optional[_Union[Dependencies, _Mapping]] = ..., filters: _Optional[_Union[Filters, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+    insights: _containers.RepeatedCompositeFieldContainer[Insight]
+    def __init__(self, summary: _Optional[_Union[Summary, _Mapping]] = ..., bottlenecks: _Optional[_Iterable[_Union[Bottleneck, _Mapping]]] = ..., critical_paths: _Optional[_Iterable[_Union[CriticalPath, _Mapping]]] = ..., critical_path_summary: _Optional[_Iterable[_Union[CriticalPathShare, _Mapping]]] = ..., errors: _Optional[_Union[Errors, _Mapping]] = ..., dependencies: _Optional[_Union[Dependencies, _Mapping]] = ..., filters: _Optional[_Union[Filters, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ..., insights: _Optional[_Iterable[_Union[Insight, _Mapping]]] = ...) -> None: ...
 
 class TimeRange(_message.Message):
     __slots__ = ("start", "end")
@@ -377,6 +381,40 @@ class Errors(_message.Message):
     patterns: _containers.RepeatedCompositeFieldContainer[ErrorPattern]
     by_service: _containers.MessageMap[str, ServiceErrors]
     def __init__(self, error_rate: _Optional[float] = ..., error_traces: _Optional[int] = ..., trace_count: _Optional[int] = ..., patterns: _Optional[_Iterable[_Union[ErrorPattern, _Mapping]]] = ..., by_service: _Optional[_Mapping[str, ServiceErrors]] = ...) -> None: ...
+
+class InsightEvidence(_message.Message):
+    __slots__ = ("calls", "total_ms", "saving_ms", "finally_succeeded")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    SAVING_MS_FIELD_NUMBER: _ClassVar[int]
+    FINALLY_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    calls: float
+    total_ms: float
+    saving_ms: float
+    finally_succeeded: int
+    def __init__(self, calls: _Optional[float] = ..., total_ms: _Optional[float] = ..., saving_ms: _Optional[float] = ..., finally_succeeded: _Optional[int] = ...) -> None: ...
+
+class Insight(_message.Message):
+    __slots__ = ("kind", "service", "operation", "target", "occurrences", "trace_count", "share_pct", "evidence", "example_traces")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OCCURRENCES_FIELD_NUMBER: _ClassVar[int]
+    TRACE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_PCT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACES_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    service: str
+    operation: str
+    target: str
+    occurrences: int
+    trace_count: int
+    share_pct: float
+    evidence: InsightEvidence
+    example_traces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., service: _Optional[str] = ..., operation: _Optional[str] = ..., target: _Optional[str] = ..., occurrences: _Optional[int] = ..., trace_count: _Optional[int] = ..., share_pct: _Optional[float] = ..., evidence: _Optional[_Union[InsightEvidence, _Mapping]] = ..., example_traces: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ServiceCalls(_message.Message):
     __slots__ = ("call_count", "avg_duration_ms", "error_rate")
