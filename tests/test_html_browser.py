@@ -22,7 +22,16 @@ from tests.test_html_report import live  # noqa: F401  # the fixture: a server f
 from tests.topology import fan_out_trace, wide_traces
 
 pytestmark = needs_chromium()
-SECTIONS = ["summary", "service-map", "latency", "bottlenecks", "critical-path", "errors", "comparison"]
+SECTIONS = [
+    "summary",
+    "service-map",
+    "latency",
+    "bottlenecks",
+    "critical-path",
+    "errors",
+    "insights",
+    "comparison",
+]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +89,9 @@ def test_batch_page_draws_every_section_from_the_report(capsys, monkeypatch, chr
     assert loaded.count("#critical-path rect.critical") >= min(len(paths), WATERFALLS)
     patterns = report["errors"]["patterns"]
     assert loaded.count("#errors rect.bar") == len(patterns)
+    insights = report["insights"]
+    assert insights  # the incident's cascading timeouts
+    assert loaded.count("#insights rect.bar") == min(len(insights), MAX_BARS)
     assert loaded.count("#comparison table") == 2  # the figures, and the error patterns that changed
 
     for section in SECTIONS:

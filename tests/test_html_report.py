@@ -154,3 +154,17 @@ def test_live_report_page_rejects_bad_parameters(live):
     assert b"window" in body
     status, _, _ = http_get(live, "/report?color=red")
     assert status == 400
+
+
+def test_insights_are_drawn_one_bar_each(capsys):
+    """The HotROD fixture's N+1 (tests/fixtures/hotrod-find-nearest.json, see test_insights): a bar with
+    its time at stake, named in text."""
+    report = report_json(capsys, "tests/fixtures/hotrod-find-nearest.json", "--insights")
+    page = render_html(report, title="t")
+    section = re.search(r'<section id="insights">.*?</section>', page, re.S)
+    assert section is not None and 'href="#insights"' in page
+    assert section.group(0).count('class="bar insight n_plus_one"') == len(report["insights"]) == 1
+    assert "redis: GetDriver" in section.group(0) and "173 ms saving" in section.group(0)
+    assert '<section id="insights">' not in render_html(
+        report_json(capsys, "tests/fixtures/hotrod-find-nearest.json", "--errors"), title="t"
+    )

@@ -180,16 +180,20 @@ def _is_call(tree: TraceTree, owner: Span, index: int) -> bool:
     return span.kind is SpanKind.UNSPECIFIED and span.service != owner.service
 
 
-def _call_target(tree: TraceTree, index: int) -> str:
+def _call_target(tree: TraceTree, owner: Span, index: int) -> str:
+    """Whom a call goes to: the peer its attributes name, else the service it runs in (when that is not
+    its caller's), else the service of its child in another service, else its own name."""
     span = tree.spans[index]
     a = span.attributes
     named = a.peer_service or a.db_system or a.messaging_system or a.server_address or a.net_peer_name
     if named:
         return named
+    if span.service != owner.service:
+        return span.service
     for kid in tree.children[index]:
         if tree.spans[kid].service != span.service:
             return tree.spans[kid].service
-    return span.service if span.kind not in _CALL_KINDS else span.name
+    return span.name
 
 
 def _sequential_calls(
@@ -202,7 +206,7 @@ def _sequential_calls(
         if index >= 0 and (not run or spans[index].start_ns >= spans[run[-1]].end_ns):
             run.append(index)
             continue
-        targets = list(dict.fromkeys(_call_target(tree, i) for i in run))
+        targets = list(dict.fromkeys(_call_target(tree, owner, i) for i in run))
         if len(targets) >= 2:
             durations = [spans[i].end_ns - spans[i].start_ns for i in run]
             saving = sum(durations) - max(durations)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from streamproc import __version__
-from streamproc.analyze.schema import Comparison, CriticalPath, Errors, Report, Summary
+from streamproc.analyze.schema import Comparison, CriticalPath, Errors, Insight, Report, Summary
 from streamproc.report.service_map import service_map
 from streamproc.report.svg import Bar, bar_chart, histogram_chart, waterfall
 from streamproc.report.table import duration_text, num, pct_text
@@ -87,6 +87,8 @@ def render_html(report: Report, *, title: str, subtitle: str = "", threshold_ms:
         parts.append(_critical_paths(report["critical_paths"], report.get("critical_path_summary", [])))
     if "errors" in report:
         parts.append(_errors(report["errors"]))
+    if "insights" in report:
+        parts.append(_insights(report["insights"]))
     if "comparison" in report:
         parts.append(_comparison(report["comparison"]))
     links = " ".join(f'<a href="#{key}">{name}</a>' for key, name in _nav(report))
@@ -108,6 +110,7 @@ def _nav(report: Report) -> list[tuple[str, str]]:
         ("bottlenecks", "Bottlenecks", "bottlenecks" in report),
         ("critical-path", "Critical path", "critical_paths" in report),
         ("errors", "Errors", "errors" in report),
+        ("insights", "Insights", "insights" in report),
         ("comparison", "Before / after", "comparison" in report),
     ]
     return [(key, name) for key, name, present in keys if present]
@@ -273,6 +276,46 @@ def _errors(errors: Errors) -> str:
     if not errors["patterns"]:
         body.append("<p>No errors.</p>")
     return _section("errors", "Errors", body)
+
+
+_INSIGHT_NAMES = {
+    "n_plus_one": "N+1",
+    "sequential_calls": "Sequential calls",
+    "retry_storm": "Retry storm",
+    "cascading_timeout": "Cascading timeout",
+}
+
+
+def _insights(rows: list[Insight]) -> str:
+    """One bar an insight: its time at stake per occurrence (the saving, else the pattern's time)."""
+    if not rows:
+        return _section(
+            "insights",
+            "Insights",
+            ["<p>No N+1, sequential calls, retry storm or cascading timeout found.</p>"],
+        )
+    bars = []
+    for row in rows[:MAX_BARS]:
+        evidence = row["evidence"]
+        at_stake = evidence["saving_ms"] or evidence["total_ms"]
+        what = "saving" if evidence["saving_ms"] else "spent"
+        bars.append(
+            Bar(
+                f"{_INSIGHT_NAMES.get(row['kind'], row['kind'])} · {row['service']}: {row['operation']} → "
+                f"{row['target']}",
+                at_stake,
+                f"{duration_text(at_stake)} {what} · {evidence['calls']:g} calls · "
+                f"{pct_text(row['share_pct'])} of traces",
+                f"bar insight {row['kind']}",
+            )
+        )
+    body = [
+        '<p class="muted">Patterns that cost time, where the calls are made; the bar is the time at stake in '
+        "one occurrence: what running the calls at once would save, else the time the pattern took.</p>",
+        bar_chart(bars, "insights", label_chars=70),
+        _more(len(rows)),
+    ]
+    return _section("insights", "Insights", body)
 
 
 def _comparison(comparison: Comparison) -> str:
