@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run demo test check lint types format clean bench fuzz proto
+.PHONY: run demo test check lint types format clean bench fuzz proto eval
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ clean:
 # Benchmarks: throughput, memory, completion latency, batch speed (minutes; not part of `make test`).
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The diagnosis against generated faults: top-1/top-3 per fault kind on held-out seeds (minutes).
+eval: $(STAMP)
+	$(BIN)/python -m bench.eval
 
 # A long fuzz run: the fuzz tests with many more examples than `make test` gives them (minutes).
 fuzz: $(STAMP)

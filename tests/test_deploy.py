@@ -197,3 +197,11 @@ def test_grafana_provisioning_links_exemplars_to_the_retained_traces():
     assert all(target.get("exemplar") for target in latency["targets"])
     (provider,) = load("grafana/provisioning/dashboards/streamproc.yaml")["providers"]
     assert provider["type"] == "file" and provider["options"]["path"]
+
+
+def test_trace_alerts_say_where_to_look():
+    """Each trace_performance alert's page links the diagnosis of its service (/api/diagnose)."""
+    (group,) = [g for g in load("prometheus/alerts.yml")["groups"] if g["name"] == "trace_performance"]
+    for rule in group["rules"]:
+        link = rule["annotations"]["diagnose"]
+        assert "/api/diagnose?" in link and link.endswith("service={{ $labels.service }}"), rule["alert"]

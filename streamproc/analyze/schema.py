@@ -135,6 +135,19 @@ class Insight(TypedDict):
     example_traces: list[str]
 
 
+class Suspect(TypedDict):
+    service: str  # a service, or an uninstrumented peer (a database, a queue) by the name its callers give
+    operation: str  # the operation that carries most of the evidence ("" where only the wire does)
+    score: float  # its share of all the suspects' evidence, 0-1
+    reasons: list[str]  # sentences with numbers, strongest first
+
+
+class Diagnosis(TypedDict):
+    baseline_traces: int
+    current_traces: int
+    suspects: list[Suspect]  # most likely origin first
+
+
 class ServiceCalls(TypedDict):
     call_count: int
     avg_duration_ms: float
@@ -246,4 +259,5 @@ class Report(TypedDict):
     insights: NotRequired[list[Insight]]
     filters: NotRequired[Filters]  # always present in batch and live reports; absent in a comparison's sides
     comparison: NotRequired[Comparison]
+    diagnosis: NotRequired[Diagnosis]
     window: NotRequired[Window]

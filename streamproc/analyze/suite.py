@@ -14,6 +14,7 @@ from streamproc.analyze.critical_path import (
     critical_time_per_span,
 )
 from streamproc.analyze.dependencies import Call, DependencyAnalyzer, find_calls
+from streamproc.analyze.diagnosis import DiagnosisStats
 from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
 from streamproc.analyze.insights import Insight, InsightAnalyzer, InsightOptions, find_insights
 from streamproc.analyze.schema import Report
@@ -60,18 +61,21 @@ class TraceFindings(NamedTuple):
     error_classes: list[tuple[int, ErrorClass]]
     calls: list[Call]
     insights: list[Insight]
+    self_ns: list[int]  # each span's self time
 
 
 def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
     sections = critical_path(tree)
+    self_ns = tree.self_times()
     return TraceFindings(
         tree=tree,
-        bottlenecks=find_bottlenecks(tree, tree.self_times(), options.bottleneck_threshold_pct),
+        bottlenecks=find_bottlenecks(tree, self_ns, options.bottleneck_threshold_pct),
         critical_ns=critical_time_per_span(sections),
         critical_sections=sections,
         error_classes=classify(tree),
         calls=find_calls(tree),
         insights=find_insights(tree, options.insights),
+        self_ns=self_ns,
     )
 
 
@@ -86,6 +90,7 @@ class AnalysisSuite:
         self.errors = ErrorAnalyzer()
         self.dependencies = DependencyAnalyzer()
         self.insights = InsightAnalyzer()
+        self.diagnosis = DiagnosisStats()
 
     def observe(self, trace: Trace) -> TraceFindings:
         """Analyze one whole trace; returns what was found, for callers that derive more (metrics)."""
@@ -104,6 +109,7 @@ class AnalysisSuite:
         self.errors.observe(tree, findings.error_classes)
         self.dependencies.observe(tree, findings.calls)
         self.insights.observe(tree, findings.insights)
+        self.diagnosis.observe(tree, findings.self_ns, findings.error_classes)
 
     def merge(self, other: AnalysisSuite) -> None:
         self.summary.merge(other.summary)
@@ -112,6 +118,7 @@ class AnalysisSuite:
         self.errors.merge(other.errors)
         self.dependencies.merge(other.dependencies)
         self.insights.merge(other.insights)
+        self.diagnosis.merge(other.diagnosis)
 
     def report(
         self, *, sections: frozenset[Section] = ALL_SECTIONS, top: int | None = None, skipped_spans: int = 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from streamproc import __version__
 from streamproc.analyze import AnalysisOptions
+from streamproc.analyze.diagnosis import diagnose
 from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.insights import InsightOptions
 from streamproc.analyze.schema import Report
@@ -116,6 +117,16 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="compare with FILE (the traces before a change); may be repeated",
     )
     parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="with --baseline: rank the services most likely to have started the change, with reasons",
+    )
+    parser.add_argument(
+        "--diagnose-from",
+        metavar="SERVICE",
+        help="with --diagnose: rank only SERVICE and the services it calls (an alerting service)",
+    )
+    parser.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -199,6 +210,10 @@ def _input_problems(args: argparse.Namespace) -> list[str]:
             problems.append("--limit must be at least 1")
     elif not args.files:
         problems.append("no input: give one or more trace files (- for stdin) or --jaeger-url")
+    if args.diagnose and not args.baseline:
+        problems.append("--diagnose compares with the traces before the change: give --baseline FILE")
+    if args.diagnose_from and not args.diagnose:
+        problems.append("--diagnose-from needs --diagnose")
     if args.save and not args.jaeger_url:
         problems.append("--save keeps what --jaeger-url fetched; it needs --jaeger-url")
     return problems
@@ -246,6 +261,10 @@ def run(argv: Sequence[str], prog: str) -> int:
             sections=sections, top=args.top, skipped_spans=before.inputs.skipped
         )
         report["comparison"] = compare(base_report, report, before.suite, current.suite, top=args.top)
+        if args.diagnose:
+            report["diagnosis"] = diagnose(
+                before.suite.diagnosis, current.suite.diagnosis, service=args.diagnose_from
+            )
     _emit(args, report, current, prog)
     return EXIT_OK
 

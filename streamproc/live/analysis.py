@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TypedDict
 
+from streamproc.analyze.diagnosis import diagnose
 from streamproc.analyze.filters import TraceFilter
-from streamproc.analyze.schema import Report
+from streamproc.analyze.schema import Diagnosis, Report
 from streamproc.analyze.suite import ALL_SECTIONS, AnalysisOptions, Section
 from streamproc.live.jaeger_api import DEPENDENCY_SECTIONS, JaegerApi
 from streamproc.live.metrics import LiveMetrics, MetricsCollector
@@ -16,7 +18,25 @@ from streamproc.live.pipeline import Clock, LivePipeline
 from streamproc.live.retained import RetainedTraces
 from streamproc.live.settings import Settings
 from streamproc.live.windows import ReportWindows
-from streamproc.units import seconds_to_ns
+from streamproc.units import NS_PER_S, iso_time, seconds_to_ns
+
+
+class DiagnosisWindow(TypedDict):
+    seconds: float
+    start: str | None
+    end: str | None
+
+
+class LiveDiagnosis(TypedDict):
+    """What /api/diagnose answers: the two windows compared, and the diagnosis."""
+
+    window: DiagnosisWindow
+    baseline_window: DiagnosisWindow
+    diagnosis: Diagnosis
+
+
+def _span_of(start_ns: int, end_ns: int) -> DiagnosisWindow:
+    return {"seconds": (end_ns - start_ns) / NS_PER_S, "start": iso_time(start_ns), "end": iso_time(end_ns)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,24 @@ class LiveAnalysis:
             dependencies=lambda window_ns: self.report(window_ns=window_ns, sections=DEPENDENCY_SECTIONS),
             now_ns=self.pipeline.wall_ns,
         )
+
+    def diagnose(self, *, window_ns: int, baseline_ns: int, service: str | None = None) -> LiveDiagnosis:
+        """The last `window_ns` against the `baseline_ns` before it (DESIGN section 11); the buckets are
+        copied under the pipeline's lock and compared without it."""
+        window_ns = min(window_ns, self.windows.retention_ns)
+        baseline_ns = max(0, min(baseline_ns, self.windows.retention_ns - window_ns))
+        now_ns, (before, after) = self.pipeline.read(
+            lambda now: (
+                now,
+                self.windows.diagnosis_sides(window_ns=window_ns, baseline_ns=baseline_ns, now_ns=now),
+            )
+        )
+        result: LiveDiagnosis = {
+            "window": _span_of(now_ns - window_ns, now_ns),
+            "baseline_window": _span_of(now_ns - window_ns - baseline_ns, now_ns - window_ns),
+            "diagnosis": diagnose(before, after, service=service),
+        }
+        return result
 
     def report(
         self,

@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -110,6 +110,31 @@ def report_query(query: str) -> ReportQuery:
     return ReportQuery(seconds_to_ns(window_s), sections or ALL_SECTIONS, int(top_text), rules)
 
 
+@dataclass(frozen=True, slots=True)
+class DiagnoseQuery:
+    window_ns: int
+    baseline_ns: int
+    service: str | None
+
+
+def diagnose_query(query: str) -> DiagnoseQuery:
+    """Parse /api/diagnose's query string (window, default 5m; baseline, default 1h; service)."""
+    params = urllib.parse.parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(params) - {"window", "baseline", "service"})
+    if unknown:
+        raise UsageError(f"unknown parameter(s): {', '.join(unknown)}")
+    window_s = parse_duration_s(params.get("window", ["5m"])[-1], "window")
+    baseline_s = parse_duration_s(params.get("baseline", ["1h"])[-1], "baseline")
+    if window_s <= 0 or baseline_s <= 0:
+        raise UsageError("window and baseline must be positive")
+    service = params.get("service", [""])[-1] or None
+    return DiagnoseQuery(seconds_to_ns(window_s), seconds_to_ns(baseline_s), service)
+
+
+class DiagnoseSource(Protocol):
+    def __call__(self, *, window_ns: int, baseline_ns: int, service: str | None = None) -> Any: ...
+
+
 class HttpEndpoints:
     def __init__(
         self,
@@ -125,6 +150,7 @@ class HttpEndpoints:
         bearer_token: str = "",
         auth_failed: Callable[[], None] = lambda: None,
         jaeger: JaegerApi | None = None,
+        diagnose: DiagnoseSource | None = None,
     ) -> None:
         endpoints = self
         token = f"Bearer {bearer_token}" if bearer_token else ""
@@ -143,6 +169,7 @@ class HttpEndpoints:
                     "/healthz": endpoints._healthz,
                     "/readyz": endpoints._readyz,
                     "/api/report": endpoints._report,
+                    "/api/diagnose": endpoints._diagnose,
                     "/report": endpoints._report_page,
                 }.get(url.path)
                 if token and url.path not in _OPEN_PATHS:
@@ -186,6 +213,7 @@ class HttpEndpoints:
 
         self._registry = registry
         self._build_report = report
+        self._diagnose_source = diagnose
         self._ready = ready
         self._listener = HttpListener(
             host, port, Handler, what="HTTP", max_connections=max_connections, tls=tls
@@ -217,6 +245,18 @@ class HttpEndpoints:
         except UsageError as exc:
             return status_of(exc).http, "application/json", dumps({"error": str(exc)})
         return 200, "application/json", dumps_indented(self._answer(asked))
+
+    def _diagnose(self, query: str, _accept: str) -> tuple[int, str, bytes]:
+        if self._diagnose_source is None:
+            return 404, "application/json", dumps({"error": "no diagnosis here"})
+        try:
+            asked = diagnose_query(query)
+        except UsageError as exc:
+            return status_of(exc).http, "application/json", dumps({"error": str(exc)})
+        answer = self._diagnose_source(
+            window_ns=asked.window_ns, baseline_ns=asked.baseline_ns, service=asked.service
+        )
+        return 200, "application/json", dumps_indented(answer)
 
     def _report_page(self, query: str, _accept: str) -> tuple[int, str, bytes]:
         try:

@@ -33,6 +33,9 @@ from streamproc.v1 import analysis_pb2_grpc
 
 SERVICE_NAME = "streamproc.v1.AnalysisService"
 DEFAULT_WINDOW_S = 900.0
+DEFAULT_DIAGNOSIS_WINDOW_S = 300.0
+DEFAULT_BASELINE_S = 3600.0
+MAX_SECONDS = 100 * 365 * 86400
 DEFAULT_TOP = 10
 DEFAULT_LIMIT = 100
 _SECTIONS = {
@@ -123,7 +126,7 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def GetReport(self, request: pb.GetReportRequest, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802
         self._authorize(context)
         window_s = request.window_seconds or DEFAULT_WINDOW_S
-        if not math.isfinite(window_s) or not 0 < window_s <= 100 * 365 * 86400:
+        if not math.isfinite(window_s) or not 0 < window_s <= MAX_SECONDS:
             _abort(context, f"window_seconds: {request.window_seconds} is not from 0 to 100 years")
         sections = set()
         for value in request.sections:
@@ -147,6 +150,24 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             rules=rules,
         )
         return report_message(report)
+
+    def Diagnose(  # noqa: N802
+        self, request: pb.DiagnoseRequest, context: grpc.ServicerContext
+    ) -> pb.DiagnoseResponse:
+        self._authorize(context)
+        window_s = request.window_seconds or DEFAULT_DIAGNOSIS_WINDOW_S
+        baseline_s = request.baseline_seconds or DEFAULT_BASELINE_S
+        for name, value in (("window_seconds", window_s), ("baseline_seconds", baseline_s)):
+            if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+                _abort(context, f"{name}: {value} is not from 0 to 100 years")
+        answer = self._analysis.diagnose(
+            window_ns=seconds_to_ns(window_s),
+            baseline_ns=seconds_to_ns(baseline_s),
+            service=request.service or None,
+        )
+        message = pb.DiagnoseResponse()
+        json_format.ParseDict(dict(answer), message)
+        return message
 
     def FindTraces(  # noqa: N802
         self, request: pb.FindTracesRequest, context: grpc.ServicerContext

@@ -96,6 +96,7 @@ class Service:
                 bearer_token=settings.http_token(),
                 auth_failed=lambda: self.pipeline.auth_failed("http"),
                 jaeger=self.analysis.jaeger_api(),
+                diagnose=self.analysis.diagnose,
             )
         except OSError:
             self.http_receiver.shutdown()  # bound already: a failed start leaves no listener open

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from streamproc.analyze.diagnosis import DiagnosisStats
 from streamproc.analyze.filters import TraceFilter, filter_trees
 from streamproc.analyze.schema import Report, Window
 from streamproc.analyze.sketch import SketchDurations
@@ -134,6 +135,21 @@ class ReportWindows:
         return self.snapshot(window_ns=window_ns, now_ns=now_ns, rules=rules).report(
             sections=sections, top=top
         )
+
+    def diagnosis_sides(
+        self, *, window_ns: int, baseline_ns: int, now_ns: int
+    ) -> tuple[DiagnosisStats, DiagnosisStats]:
+        """Copies of what the diagnosis compares: the buckets of the last `window_ns` (current), and those of
+        the `baseline_ns` before them (baseline), by bucket."""
+        since = now_ns - window_ns
+        baseline, current = DiagnosisStats(), DiagnosisStats()
+        for bucket in self._buckets:
+            end = bucket.start_ns + self.bucket_ns
+            if end > since:
+                current.merge(bucket.suite.diagnosis)
+            elif end > since - baseline_ns:
+                baseline.merge(bucket.suite.diagnosis)
+        return baseline, current
 
     def snapshot(self, *, window_ns: int, now_ns: int, rules: TraceFilter | None = None) -> WindowSnapshot:
         """What a report over the last `window_ns` needs, taken quickly (under the pipeline's lock): the

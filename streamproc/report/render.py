@@ -12,6 +12,7 @@ from streamproc.analyze.schema import (
     CriticalPath,
     CriticalPathShare,
     Dependencies,
+    Diagnosis,
     Errors,
     Filters,
     Insight,
@@ -42,6 +43,8 @@ def render_text(
         lines += [f"Filters: traces {described}: {found} traces match", ""]
         if matched == 0:
             return "\n".join([*lines, "No trace matches the filters: nothing to report."]) + "\n"
+    if "diagnosis" in report:
+        lines += _diagnosis(report["diagnosis"])
     if "comparison" in report:
         lines += _comparison(report["comparison"])
     lines += _summary(report["summary"])
@@ -215,6 +218,24 @@ def _errors(errors: Errors, verbose: bool) -> list[str]:
             right=(1, 2, 3, 4),
             indent="    ",
         )
+    return [*lines, ""]
+
+
+def _diagnosis(diagnosis: Diagnosis) -> list[str]:
+    """An incident note: the most likely origin and why, then the next suspects."""
+    lines = [
+        f"Diagnosis ({num(diagnosis['current_traces'])} traces against {num(diagnosis['baseline_traces'])} "
+        "before)"
+    ]
+    suspects = diagnosis["suspects"]
+    if not suspects:
+        return [*lines, "  nothing changed enough to point at a service", ""]
+    for rank, suspect in enumerate(suspects, start=1):
+        where = suspect["service"] + (f" {suspect['operation']}" if suspect["operation"] else "")
+        head = "Most likely origin:" if rank == 1 else f"{rank}."
+        lines.append(f"  {head} {where} (score {suspect['score']:.2f})")
+        for reason in suspect["reasons"][: 4 if rank == 1 else 2]:
+            lines.append(f"      - {reason}")
     return [*lines, ""]
 
 

@@ -38,6 +38,58 @@ class GetReportRequest(_message.Message):
     errors_only: bool
     def __init__(self, window_seconds: _Optional[float] = ..., sections: _Optional[_Iterable[_Union[Section, str]]] = ..., top: _Optional[int] = ..., service: _Optional[str] = ..., latency_threshold_ms: _Optional[float] = ..., errors_only: _Optional[bool] = ...) -> None: ...
 
+class DiagnoseRequest(_message.Message):
+    __slots__ = ("window_seconds", "baseline_seconds", "service")
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    window_seconds: float
+    baseline_seconds: float
+    service: str
+    def __init__(self, window_seconds: _Optional[float] = ..., baseline_seconds: _Optional[float] = ..., service: _Optional[str] = ...) -> None: ...
+
+class DiagnoseResponse(_message.Message):
+    __slots__ = ("window", "baseline_window", "diagnosis")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSIS_FIELD_NUMBER: _ClassVar[int]
+    window: DiagnosisWindow
+    baseline_window: DiagnosisWindow
+    diagnosis: Diagnosis
+    def __init__(self, window: _Optional[_Union[DiagnosisWindow, _Mapping]] = ..., baseline_window: _Optional[_Union[DiagnosisWindow, _Mapping]] = ..., diagnosis: _Optional[_Union[Diagnosis, _Mapping]] = ...) -> None: ...
+
+class DiagnosisWindow(_message.Message):
+    __slots__ = ("seconds", "start", "end")
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    seconds: float
+    start: str
+    end: str
+    def __init__(self, seconds: _Optional[float] = ..., start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
+
+class Diagnosis(_message.Message):
+    __slots__ = ("baseline_traces", "current_traces", "suspects")
+    BASELINE_TRACES_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_TRACES_FIELD_NUMBER: _ClassVar[int]
+    SUSPECTS_FIELD_NUMBER: _ClassVar[int]
+    baseline_traces: int
+    current_traces: int
+    suspects: _containers.RepeatedCompositeFieldContainer[Suspect]
+    def __init__(self, baseline_traces: _Optional[int] = ..., current_traces: _Optional[int] = ..., suspects: _Optional[_Iterable[_Union[Suspect, _Mapping]]] = ...) -> None: ...
+
+class Suspect(_message.Message):
+    __slots__ = ("service", "operation", "score", "reasons")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    operation: str
+    score: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service: _Optional[str] = ..., operation: _Optional[str] = ..., score: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class FindTracesRequest(_message.Message):
     __slots__ = ("service", "operation", "tags", "min_duration_nanos", "max_duration_nanos", "start_time_unix_nano", "end_time_unix_nano", "errors_only", "limit")
     class TagsEntry(_message.Message):

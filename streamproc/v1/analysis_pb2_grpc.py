@@ -39,6 +39,11 @@ class AnalysisServiceStub:
                 request_serializer=streamproc_dot_v1_dot_analysis__pb2.GetReportRequest.SerializeToString,
                 response_deserializer=streamproc_dot_v1_dot_analysis__pb2.Report.FromString,
                 _registered_method=True)
+        self.Diagnose = channel.unary_unary(
+                '/streamproc.v1.AnalysisService/Diagnose',
+                request_serializer=streamproc_dot_v1_dot_analysis__pb2.DiagnoseRequest.SerializeToString,
+                response_deserializer=streamproc_dot_v1_dot_analysis__pb2.DiagnoseResponse.FromString,
+                _registered_method=True)
         self.FindTraces = channel.unary_unary(
                 '/streamproc.v1.AnalysisService/FindTraces',
                 request_serializer=streamproc_dot_v1_dot_analysis__pb2.FindTracesRequest.SerializeToString,
@@ -56,6 +61,13 @@ class AnalysisServiceServicer:
 
     def GetReport(self, request, context):
         """The live report over the last `window_seconds` (as GET /api/report).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Diagnose(self, request, context):
+        """The last `window_seconds` against the `baseline_seconds` before it (as GET /api/diagnose).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -82,6 +94,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=streamproc_dot_v1_dot_analysis__pb2.GetReportRequest.FromString,
                     response_serializer=streamproc_dot_v1_dot_analysis__pb2.Report.SerializeToString,
+            ),
+            'Diagnose': grpc.unary_unary_rpc_method_handler(
+                    servicer.Diagnose,
+                    request_deserializer=streamproc_dot_v1_dot_analysis__pb2.DiagnoseRequest.FromString,
+                    response_serializer=streamproc_dot_v1_dot_analysis__pb2.DiagnoseResponse.SerializeToString,
             ),
             'FindTraces': grpc.unary_unary_rpc_method_handler(
                     servicer.FindTraces,
@@ -121,6 +138,33 @@ class AnalysisService:
             '/streamproc.v1.AnalysisService/GetReport',
             streamproc_dot_v1_dot_analysis__pb2.GetReportRequest.SerializeToString,
             streamproc_dot_v1_dot_analysis__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Diagnose(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/streamproc.v1.AnalysisService/Diagnose',
+            streamproc_dot_v1_dot_analysis__pb2.DiagnoseRequest.SerializeToString,
+            streamproc_dot_v1_dot_analysis__pb2.DiagnoseResponse.FromString,
             options,
             channel_credentials,
             insecure,
