@@ -277,3 +277,20 @@ def test_api_diagnose_and_the_diagnose_rpc():
     finally:
         channel.close()
         service.shutdown()
+
+
+def test_generate_fault_writes_both_sides_and_names_the_truth(capsys, tmp_path):
+    from streamproc.cli import main
+
+    current, before = tmp_path / "current.json", tmp_path / "before.json"
+    argv = ["generate", "--fault", "db", "--seed", "5", "--count", "300", "-o", current]
+    assert main([*map(str, argv), "--baseline-output", str(before)]) == 0
+    err = capsys.readouterr().err
+    truth = err.rsplit("the origin to find: ", 1)[1].strip()
+    assert truth.endswith("-db")
+    code, out, err = run(capsys, current, "--baseline", before, "--diagnose", "--json")
+    assert code == 0, err
+    assert msgspec.json.decode(out)["diagnosis"]["suspects"][0]["service"] == truth
+    with pytest.raises(SystemExit) as refused:
+        main(["generate", "--fault", "db", "-o", str(current)])
+    assert refused.value.code == 2 and "--baseline-output" in capsys.readouterr().err

@@ -53,14 +53,14 @@ SUSPECTS = 5
 class OpStats:
     spans: int = 0
     self_ns: int = 0
-    self_sq_ms: float = 0.0  # sum of squared self times, ms²: the noise a change is judged against
+    self_sq_ns: int = 0  # sum of squared self times, ns²: the noise a change is judged against
     originating: int = 0
     messages: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: OpStats) -> None:
         self.spans += other.spans
         self.self_ns += other.self_ns
-        self.self_sq_ms += other.self_sq_ms
+        self.self_sq_ns += other.self_sq_ns
         self.originating += other.originating
         self.messages.update(other.messages)
         if len(self.messages) > _MESSAGES:
@@ -86,25 +86,30 @@ class DiagnosisStats:
         self.traces += 1
         self.duration_ns += tree.duration_ns
         spans = tree.spans
-        keys: list[OpKey] = []
+        children = tree.children
+        keys: list[OpKey] = [(span.service, span.name) for span in spans]
+        ops, links = self.ops, self.links
         for index, span in enumerate(spans):
-            key = (span.service, span.name)
-            keys.append(key)
-            kids = tree.children[index]
-            where = key
-            if kids and all(spans[k].service != span.service for k in kids):
-                where = (spans[kids[0]].service, WIRE)  # waiting on another service: the wire's time
-            elif not kids and span.kind in _CALLERS and (peer := virtual_peer(span)) is not None:
+            where = keys[index]
+            kids = children[index]
+            service = span.service
+            if kids:
+                for kid in kids:
+                    if spans[kid].service == service:
+                        break
+                else:  # every child in another service: waiting on it, the wire's time
+                    where = (spans[kids[0]].service, WIRE)
+                    links.add((service, where[0]))
+            elif span.kind in _CALLERS and (peer := virtual_peer(span)) is not None:
                 where = (peer[0], span.name)  # an uninstrumented peer's own work
-            if where[0] != span.service:
-                self.links.add((span.service, where[0]))
-            stats = self.ops.get(where)
+                links.add((service, where[0]))
+            stats = ops.get(where)
             if stats is None:
-                stats = self.ops[where] = OpStats()
-            stats.spans += 1
+                stats = ops[where] = OpStats()
             own = self_ns[index]
+            stats.spans += 1
             stats.self_ns += own
-            stats.self_sq_ms += (own / NS_PER_MS) ** 2
+            stats.self_sq_ns += own * own
         for index, classification in error_classes:
             if classification is ErrorClass.ORIGINATING:
                 span = spans[index]
@@ -114,11 +119,13 @@ class DiagnosisStats:
                 stats.originating += 1
                 stats.messages[error_message(span)] += 1
         self.calls.update(keys)
-        for index, kids in enumerate(tree.children):
+        self.children.update(
+            [(keys[index], keys[kid]) for index, kids in enumerate(children) for kid in kids]
+        )
+        for index, kids in enumerate(children):
             for kid in kids:
-                self.children[keys[index], keys[kid]] += 1
-                if spans[kid].service != spans[index].service:
-                    self.links.add((spans[index].service, spans[kid].service))
+                if keys[kid][0] != keys[index][0]:
+                    links.add((keys[index][0], keys[kid][0]))
 
     def merge(self, other: DiagnosisStats) -> None:
         self.traces += other.traces
@@ -172,7 +179,7 @@ def _standard_error(stats: OpStats | None, traces: int) -> float:
     traces (a compound Poisson sum's variance), as the noise a change must clear."""
     if stats is None or not stats.spans:
         return 0.0
-    return math.sqrt(stats.self_sq_ms / traces) / math.sqrt(traces)
+    return math.sqrt(stats.self_sq_ns / NS_PER_MS**2 / traces) / math.sqrt(traces)
 
 
 def _per_trace_ms(ns: int, traces: int) -> float:
@@ -326,7 +333,7 @@ def _shrink_channel(
 
 def _per_call_error(stats: OpStats) -> float:
     mean = stats.self_ns / stats.spans / NS_PER_MS
-    variance = max(0.0, stats.self_sq_ms / stats.spans - mean * mean)
+    variance = max(0.0, stats.self_sq_ns / NS_PER_MS**2 / stats.spans - mean * mean)
     return math.sqrt(variance / stats.spans)
 
 

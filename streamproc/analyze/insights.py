@@ -92,10 +92,7 @@ def _sibling_insights(
     spans = tree.spans
     owner = spans[parent]
     found: list[Insight] = []
-    groups: dict[tuple[str, str], list[int]] = {}
-    for index in kids:
-        groups.setdefault(_repeat_key(spans[index]), []).append(index)
-    for (service, key), members in groups.items():
+    for (service, key), members in _repeat_groups(spans, kids, options).items():
         target = f"{service}: {key}"
         storms = (
             _retry_storms(owner, spans, members, target, options.retry_min_calls)
@@ -126,9 +123,25 @@ def _sibling_insights(
     return found
 
 
-def _repeat_key(span: Span) -> tuple[str, str]:
-    statement = span.attributes.db_statement
-    return span.service, normalize_statement(statement) if statement else span.name
+def _repeat_groups(
+    spans: tuple[Span, ...], kids: list[int], options: InsightOptions
+) -> dict[tuple[str, str], list[int]]:
+    """Siblings by service and normalised statement (or operation), only where enough of them share a
+    service and operation for a pattern: the statements of the rest are never normalised."""
+    least = min(options.n_plus_one_min_calls, options.retry_min_calls)
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for index in kids:
+        span = spans[index]
+        by_name.setdefault((span.service, span.name), []).append(index)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for (service, name), members in by_name.items():
+        if len(members) < least:
+            continue
+        for index in members:
+            statement = spans[index].attributes.db_statement
+            key = normalize_statement(statement) if statement else name
+            groups.setdefault((service, key), []).append(index)
+    return groups
 
 
 def _longest_sequential_run(spans: tuple[Span, ...], members: list[int]) -> list[int]:
