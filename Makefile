@@ -16,14 +16,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/streamproc serve
 
-# The batch analysis of a generated incident, a before/after comparison, and the HTML report.
+# The batch analysis of a generated incident, a before/after comparison, its diagnosis, and the HTML report.
 demo: $(STAMP)
 	mkdir -p build
 	$(BIN)/streamproc generate --scenario incident --count 2000 --seed 7 --output build/incident.json
 	$(BIN)/streamproc generate --scenario fixed --count 2000 --seed 7 --output build/fixed.json
 	$(BIN)/analyze-traces build/incident.json
 	$(BIN)/analyze-traces build/fixed.json --baseline build/incident.json --bottlenecks
-	$(BIN)/analyze-traces build/incident.json --baseline build/fixed.json --html build/incident.html >/dev/null
+	$(BIN)/analyze-traces build/incident.json --baseline build/fixed.json --diagnose --insights
+	$(BIN)/analyze-traces build/incident.json --baseline build/fixed.json --diagnose --html build/incident.html >/dev/null
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -24,6 +24,7 @@ from tests.topology import fan_out_trace, wide_traces
 pytestmark = needs_chromium()
 SECTIONS = [
     "summary",
+    "diagnosis",
     "service-map",
     "latency",
     "bottlenecks",
@@ -48,9 +49,9 @@ def incident(tmp_path_factory, scenario_files):
 def test_batch_page_draws_every_section_from_the_report(capsys, monkeypatch, chromium, incident):  # noqa: F811
     html, current, baseline = incident
     monkeypatch.chdir(current.parent)  # the page names the files as given: short names for the picture
-    code, _, err = run(capsys, current.name, "--baseline", baseline.name, "--html", html)
+    code, _, err = run(capsys, current.name, "--baseline", baseline.name, "--diagnose", "--html", html)
     assert code == 0, err
-    report = report_json(capsys, current, "--baseline", baseline)
+    report = report_json(capsys, current, "--baseline", baseline, "--diagnose")
     loaded = load(chromium, html.as_uri())
     assert loaded.console == []
     assert loaded.requests == [html.as_uri()]
@@ -89,6 +90,8 @@ def test_batch_page_draws_every_section_from_the_report(capsys, monkeypatch, chr
     assert loaded.count("#critical-path rect.critical") >= min(len(paths), WATERFALLS)
     patterns = report["errors"]["patterns"]
     assert loaded.count("#errors rect.bar") == len(patterns)
+    suspects = report["diagnosis"]["suspects"]
+    assert loaded.count("#diagnosis rect.bar") == len(suspects) > 0
     insights = report["insights"]
     assert insights  # the incident's cascading timeouts
     assert loaded.count("#insights rect.bar") == min(len(insights), MAX_BARS)
@@ -135,7 +138,7 @@ def test_fifty_services_stay_readable(chromium, tmp_path):  # noqa: F811
 
 def test_prints_a_page_per_section_and_follows_the_dark_scheme(capsys, chromium, incident):  # noqa: F811
     html, current, baseline = incident
-    code, _, err = run(capsys, current, "--baseline", baseline, "--html", html)
+    code, _, err = run(capsys, current, "--baseline", baseline, "--diagnose", "--html", html)
     assert code == 0, err
     dark = load(chromium, html.as_uri(), scheme="dark")
     background = dark.page.evaluate("getComputedStyle(document.body).backgroundColor")

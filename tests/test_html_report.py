@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -168,3 +169,20 @@ def test_insights_are_drawn_one_bar_each(capsys):
     assert '<section id="insights">' not in render_html(
         report_json(capsys, "tests/fixtures/hotrod-find-nearest.json", "--errors"), title="t"
     )
+
+
+def test_the_diagnosis_is_drawn_first_after_the_summary(capsys, tmp_path):
+    """--diagnose: a section right after the summary, a bar per suspect, its reasons as text."""
+    from streamproc.tools.encode import encode
+    from tests.test_diagnosis import baseline, checkout
+
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_bytes(encode(baseline(), Format.JAEGER))
+    after.write_bytes(encode([checkout(n, payment_ms=200) for n in range(201, 401)], Format.JAEGER))
+    report = report_json(capsys, after, "--baseline", before, "--diagnose")
+    page = render_html(report, title="t")
+    assert re.findall(r'<section id="([a-z-]+)">', page)[:2] == ["summary", "diagnosis"]
+    section = re.search(r'<section id="diagnosis">.*?</section>', page, re.S).group(0)
+    suspects = report["diagnosis"]["suspects"]
+    assert section.count('class="bar suspect') == len(suspects) and 'class="bar suspect first"' in section
+    assert all(html.escape(reason) in section for reason in suspects[0]["reasons"])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from streamproc import __version__
-from streamproc.analyze.schema import Comparison, CriticalPath, Errors, Insight, Report, Summary
+from streamproc.analyze.schema import Comparison, CriticalPath, Diagnosis, Errors, Insight, Report, Summary
 from streamproc.report.service_map import service_map
 from streamproc.report.svg import Bar, bar_chart, histogram_chart, waterfall
 from streamproc.report.table import duration_text, num, pct_text
@@ -42,6 +42,7 @@ svg text{fill:var(--fg);font-size:12px;font-family:inherit}
 svg .tick,svg .muted,svg .node-note{fill:var(--muted);font-size:11px}
 svg .grid{stroke:var(--line);stroke-width:1}svg .axis{stroke:var(--muted)}
 svg .bar,svg .bin{fill:var(--bar)}svg .bar.before{fill:var(--bar2)}
+svg .bar.first{fill:var(--crit)}
 svg .bar.originating{fill:var(--bad)}svg .bar.propagated{fill:var(--warn)}svg .bar.handled{fill:var(--ok)}
 svg .baseline{fill:none;stroke:var(--crit);stroke-width:2;stroke-dasharray:5 3}
 svg .marker{stroke:var(--fg);stroke-width:1;stroke-dasharray:2 2}
@@ -64,6 +65,8 @@ body{max-width:none}}
 def render_html(report: Report, *, title: str, subtitle: str = "", threshold_ms: float = 500.0) -> str:
     """The whole page. Sections appear as the report has them; `threshold_ms` is the latency alert line."""
     parts = [_summary(report["summary"], report.get("comparison"))]
+    if "diagnosis" in report:
+        parts.append(_diagnosis(report["diagnosis"]))
     if "dependencies" in report:
         parts.append(
             _section(
@@ -105,6 +108,7 @@ def render_html(report: Report, *, title: str, subtitle: str = "", threshold_ms:
 def _nav(report: Report) -> list[tuple[str, str]]:
     keys = [
         ("summary", "Summary", True),
+        ("diagnosis", "Diagnosis", "diagnosis" in report),
         ("service-map", "Service map", "dependencies" in report),
         ("latency", "Latency", True),
         ("bottlenecks", "Bottlenecks", "bottlenecks" in report),
@@ -276,6 +280,36 @@ def _errors(errors: Errors) -> str:
     if not errors["patterns"]:
         body.append("<p>No errors.</p>")
     return _section("errors", "Errors", body)
+
+
+def _diagnosis(diagnosis: Diagnosis) -> str:
+    """The suspects, most likely origin first: a bar of each one's score, and its reasons in words."""
+    suspects = diagnosis["suspects"]
+    body = [
+        f"<p>{num(diagnosis['current_traces'])} traces against {num(diagnosis['baseline_traces'])} before."
+        "</p>"
+    ]
+    if not suspects:
+        body.append("<p>Nothing changed enough to point at a service.</p>")
+        return _section("diagnosis", "Diagnosis", body)
+    bars = [
+        Bar(
+            f"{rank}. {s['service']} {s['operation']}".rstrip(),
+            s["score"],
+            f"score {s['score']:.2f}",
+            "bar suspect" + (" first" if rank == 1 else ""),
+        )
+        for rank, s in enumerate(suspects, start=1)
+    ]
+    body.append(bar_chart(bars, "suspects", label_chars=60))
+    items = "".join(
+        f"<li><strong>{escape(s['service'])} {escape(s['operation'])}</strong><ul>"
+        + "".join(f"<li>{escape(reason)}</li>" for reason in s["reasons"])
+        + "</ul></li>"
+        for s in suspects
+    )
+    body.append(f'<ol class="suspects">{items}</ol>')
+    return _section("diagnosis", "Diagnosis: where the change most likely started", body)
 
 
 _INSIGHT_NAMES = {
