@@ -25,6 +25,15 @@ from streamproc.errors import UsageError
 from streamproc.report import render_json, render_text
 from streamproc.units import parse_duration_s, parse_time_ns, seconds_to_ns
 
+#: The insight thresholds as flags: InsightOptions field, metavar, meaning.
+_INSIGHT_FLAGS = (
+    ("n_plus_one_min_calls", "N", "N+1: sibling calls of one statement in a row"),
+    ("n_plus_one_min_ms", "MS", "N+1: their time together at least"),
+    ("sequential_min_saving_ms", "MS", "sequential calls: least saving in parallel"),
+    ("sequential_min_share_pct", "PCT", "sequential calls: least saving, %% of trace"),
+    ("retry_min_calls", "N", "retry storm: calls in a row, all but the last failed"),
+)
+
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -57,41 +66,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     tuning = parser.add_argument_group("insight thresholds")
     defaults = InsightOptions()
-    tuning.add_argument(
-        "--n-plus-one-min-calls",
-        type=int,
-        default=defaults.n_plus_one_min_calls,
-        metavar="N",
-        help=f"N+1: sibling calls of one statement in a row (default {defaults.n_plus_one_min_calls})",
-    )
-    tuning.add_argument(
-        "--n-plus-one-min-ms",
-        type=float,
-        default=defaults.n_plus_one_min_ms,
-        metavar="MS",
-        help=f"N+1: their time together at least (default {defaults.n_plus_one_min_ms:g})",
-    )
-    tuning.add_argument(
-        "--sequential-min-saving-ms",
-        type=float,
-        default=defaults.sequential_min_saving_ms,
-        metavar="MS",
-        help=f"sequential calls: least saving in parallel (default {defaults.sequential_min_saving_ms:g})",
-    )
-    tuning.add_argument(
-        "--sequential-min-share-pct",
-        type=float,
-        default=defaults.sequential_min_share_pct,
-        metavar="PCT",
-        help=f"sequential calls: least saving, % of trace (default {defaults.sequential_min_share_pct:g})",
-    )
-    tuning.add_argument(
-        "--retry-min-calls",
-        type=int,
-        default=defaults.retry_min_calls,
-        metavar="N",
-        help=f"retry storm: calls in a row, all but the last failed (default {defaults.retry_min_calls})",
-    )
+    for field, metavar, meaning in _INSIGHT_FLAGS:
+        default = getattr(defaults, field)
+        tuning.add_argument(
+            f"--{field.replace('_', '-')}",
+            type=type(default),
+            default=default,
+            metavar=metavar,
+            help=f"{meaning} (default {default:g})",
+        )
     filters = parser.add_argument_group("filters")
     filters.add_argument(
         "--time-range",
@@ -168,13 +151,7 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
     options = AnalysisOptions(
         bottleneck_threshold_pct=args.bottleneck_threshold,
         slowest_paths=max(args.top, 0),
-        insights=InsightOptions(
-            n_plus_one_min_calls=args.n_plus_one_min_calls,
-            n_plus_one_min_ms=args.n_plus_one_min_ms,
-            sequential_min_saving_ms=args.sequential_min_saving_ms,
-            sequential_min_share_pct=args.sequential_min_share_pct,
-            retry_min_calls=args.retry_min_calls,
-        ),
+        insights=InsightOptions(**{field: getattr(args, field) for field, _, _ in _INSIGHT_FLAGS}),
     )
     problems += rules.problems() + options.problems() + _input_problems(args)
     if args.jaeger_url:
