@@ -78,16 +78,48 @@ class Insight(NamedTuple):
 def find_insights(tree: TraceTree, options: InsightOptions) -> list[Insight]:
     spans = tree.spans
     found: list[Insight] = []
+    least_saving = options.sequential_min_saving_ms * NS_PER_MS
+    least_share = options.sequential_min_share_pct * tree.duration_ns / 100
     for parent, kids in enumerate(tree.children):
-        if len(kids) >= 2:
+        if len(kids) < 2:
+            continue
+        # Cheap tests first, as most parents have none of the patterns: enough siblings of one operation
+        # for a repeat; calls whose saving run in parallel could reach the threshold (a run's saving is at
+        # most all the calls' sum - max).
+        repeats = len(kids) >= min(options.n_plus_one_min_calls, options.retry_min_calls) and _any_repeat(
+            spans, kids, options
+        )
+        owner = spans[parent]
+        calls = [i for i in kids if spans[i].kind in _CALL_KINDS or _other_service(spans[i], owner)]
+        durations = [spans[i].end_ns - spans[i].start_ns for i in calls]
+        sequential = len(calls) >= 2 and (
+            (saving := sum(durations) - max(durations)) >= least_saving and saving >= least_share
+        )
+        if repeats or sequential:
             ordered = sorted(kids, key=lambda i: (spans[i].start_ns, spans[i].end_ns, i))
-            found += _sibling_insights(tree, parent, ordered, options)
+            found += _sibling_insights(tree, parent, ordered, options, sequential=sequential)
     found += _cascading_timeouts(tree)
     return found
 
 
+def _other_service(span: Span, owner: Span) -> bool:
+    return span.kind is SpanKind.UNSPECIFIED and span.service != owner.service
+
+
+def _any_repeat(spans: tuple[Span, ...], kids: tuple[int, ...], options: InsightOptions) -> bool:
+    least = min(options.n_plus_one_min_calls, options.retry_min_calls)
+    counts: dict[tuple[str, str], int] = {}
+    for index in kids:
+        span = spans[index]
+        key = (span.service, span.name)
+        count = counts[key] = counts.get(key, 0) + 1
+        if count >= least:
+            return True
+    return False
+
+
 def _sibling_insights(
-    tree: TraceTree, parent: int, kids: list[int], options: InsightOptions
+    tree: TraceTree, parent: int, kids: list[int], options: InsightOptions, *, sequential: bool = True
 ) -> list[Insight]:
     spans = tree.spans
     owner = spans[parent]
@@ -117,8 +149,8 @@ def _sibling_insights(
                     total - longest,
                 )
             )
-    calls = [i for i in kids if _is_call(tree, owner, i)]
-    if len(calls) >= 2:
+    if sequential:
+        calls = [i for i in kids if spans[i].kind in _CALL_KINDS or _other_service(spans[i], owner)]
         found += _sequential_calls(tree, owner, calls, options)
     return found
 
@@ -184,13 +216,6 @@ def _retry_storms(
             )
         failed = []
     return found
-
-
-def _is_call(tree: TraceTree, owner: Span, index: int) -> bool:
-    span = tree.spans[index]
-    if span.kind in _CALL_KINDS:
-        return True
-    return span.kind is SpanKind.UNSPECIFIED and span.service != owner.service
 
 
 def _call_target(tree: TraceTree, owner: Span, index: int) -> str:
