@@ -41,6 +41,7 @@ class AnalysisOptions:
     bottleneck_threshold_pct: float = 20.0
     slowest_paths: int = 10  # critical paths kept for the slowest traces
     insights: InsightOptions = field(default_factory=InsightOptions)
+    diagnosis: bool = True  # gather what `diagnose` compares (the batch path skips it without --diagnose)
 
     def problems(self) -> list[str]:
         found = []
@@ -109,7 +110,8 @@ class AnalysisSuite:
         self.errors.observe(tree, findings.error_classes)
         self.dependencies.observe(tree, findings.calls)
         self.insights.observe(tree, findings.insights)
-        self.diagnosis.observe(tree, findings.self_ns, findings.error_classes)
+        if self.options.diagnosis:
+            self.diagnosis.observe(tree, findings.self_ns, findings.error_classes)
 
     def merge(self, other: AnalysisSuite) -> None:
         self.summary.merge(other.summary)

@@ -152,6 +152,7 @@ def _options(args: argparse.Namespace) -> tuple[TraceFilter, AnalysisOptions, fr
         bottleneck_threshold_pct=args.bottleneck_threshold,
         slowest_paths=max(args.top, 0),
         insights=InsightOptions(**{field: getattr(args, field) for field, _, _ in _INSIGHT_FLAGS}),
+        diagnosis=args.diagnose,
     )
     problems += rules.problems() + options.problems() + _input_problems(args)
     if args.jaeger_url:
