@@ -89,20 +89,25 @@ class DiagnosisStats:
         children = tree.children
         keys: list[OpKey] = [(span.service, span.name) for span in spans]
         ops, links = self.ops, self.links
+        pairs: list[tuple[OpKey, OpKey]] = []
         for index, span in enumerate(spans):
-            where = keys[index]
+            key = where = keys[index]
             kids = children[index]
-            service = span.service
             if kids:
+                service = key[0]
+                local = False
                 for kid in kids:
-                    if spans[kid].service == service:
-                        break
-                else:  # every child in another service: waiting on it, the wire's time
-                    where = (spans[kids[0]].service, WIRE)
-                    links.add((service, where[0]))
+                    kid_key = keys[kid]
+                    pairs.append((key, kid_key))
+                    if kid_key[0] == service:
+                        local = True
+                    else:
+                        links.add((service, kid_key[0]))
+                if not local:  # every child in another service: waiting on it, the wire's time
+                    where = (keys[kids[0]][0], WIRE)
             elif span.kind in _CALLERS and (peer := virtual_peer(span)) is not None:
                 where = (peer[0], span.name)  # an uninstrumented peer's own work
-                links.add((service, where[0]))
+                links.add((key[0], peer[0]))
             stats = ops.get(where)
             if stats is None:
                 stats = ops[where] = OpStats()
@@ -110,22 +115,22 @@ class DiagnosisStats:
             stats.spans += 1
             stats.self_ns += own
             stats.self_sq_ns += own * own
+        if error_classes:
+            self._observe_errors(tree, keys, error_classes)
+        self.calls.update(keys)
+        self.children.update(pairs)
+
+    def _observe_errors(
+        self, tree: TraceTree, keys: list[OpKey], error_classes: list[tuple[int, ErrorClass]]
+    ) -> None:
         for index, classification in error_classes:
             if classification is ErrorClass.ORIGINATING:
-                span = spans[index]
+                span = tree.spans[index]
                 peer = virtual_peer(span) if not tree.children[index] and span.kind in _CALLERS else None
                 where = (peer[0], span.name) if peer is not None else keys[index]
                 stats = self.ops.setdefault(where, OpStats())
                 stats.originating += 1
                 stats.messages[error_message(span)] += 1
-        self.calls.update(keys)
-        self.children.update(
-            [(keys[index], keys[kid]) for index, kids in enumerate(children) for kid in kids]
-        )
-        for index, kids in enumerate(children):
-            for kid in kids:
-                if keys[kid][0] != keys[index][0]:
-                    links.add((keys[index][0], keys[kid][0]))
 
     def merge(self, other: DiagnosisStats) -> None:
         self.traces += other.traces
