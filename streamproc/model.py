@@ -11,8 +11,11 @@ of the same fields, measured on the development machine), and spans are built mi
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from streamproc.pickling import frozen_reduce
 
 
 class SpanKind(enum.IntEnum):
@@ -131,6 +134,9 @@ class Trace:
     spans: tuple[Span, ...]
     partial: bool = False
 
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
+
 
 class SkipReason(enum.Enum):
     """Why a span was not analyzed. The values are stable: they appear in reports and metric labels."""
@@ -152,3 +158,6 @@ class SkippedSpan:
     detail: str
     trace_id: str = ""
     span_id: str = ""
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)

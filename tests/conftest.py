@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from streamproc.buildinfo import build_name, stale_sources
 from streamproc.decode import Format
 from streamproc.tools.encode import encode
 from streamproc.tools.generate import Scenario, generate
@@ -32,3 +33,13 @@ def scenario_files(tmp_path_factory, scenario_traces) -> dict[tuple[Scenario, Fo
             path.write_bytes(encode(traces, fmt))
             files[scenario, fmt] = path
     return files
+
+
+def pytest_report_header() -> str:
+    return f"streamproc build: {build_name()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    stale = stale_sources()
+    if stale:  # a compiled module would shadow its edited source: the tests would run old code
+        pytest.exit(f"the compiled build is older than {stale[0]}: run `make build`", 2)

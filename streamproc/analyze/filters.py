@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from streamproc.analyze.schema import Filters
 from streamproc.analyze.tree import TraceTree
+from streamproc.pickling import frozen_reduce
 from streamproc.units import NS_PER_MS, NS_PER_S, iso_time
 
 
@@ -43,6 +45,9 @@ class TraceFilter:
             "service": self.service,
             "errors_only": self.errors_only,
         }
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
 
 
 def filter_trees(trees: Sequence[TraceTree], rules: TraceFilter) -> list[TraceTree]:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from streamproc.analyze.schema import Insight as InsightRow
 from streamproc.analyze.text import normalize_statement
 from streamproc.analyze.tree import TraceTree
 from streamproc.model import Span, SpanKind, StatusCode
+from streamproc.pickling import frozen_reduce
 from streamproc.units import NS_PER_MS, ms
 
 EXAMPLES = 3
@@ -60,6 +62,9 @@ class InsightOptions:
             if not 0 <= value < float("inf"):
                 found.append(f"--{name.replace('_', '-')} must be a number from 0 up")
         return found
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
 
 
 class Insight(NamedTuple):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from streamproc.analyze.bottlenecks import BottleneckAnalyzer, Bottlenecks, find_bottlenecks
 from streamproc.analyze.critical_path import (
@@ -21,6 +22,7 @@ from streamproc.analyze.schema import Report
 from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
 from streamproc.model import Trace
+from streamproc.pickling import frozen_reduce
 
 
 class Section(enum.Enum):
@@ -50,6 +52,9 @@ class AnalysisOptions:
         if self.slowest_paths < 0:
             found.append("the number of critical paths to keep cannot be negative")
         return found + self.insights.problems()
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
 
 
 class TraceFindings(NamedTuple):

@@ -270,7 +270,7 @@ def _bounded(attributes: SpanAttributes) -> SpanAttributes:
     if all(v is None or len(v) <= n for v, n in zip(attributes, _ATTRIBUTE_LIMITS, strict=True)):
         return attributes
     return SpanAttributes(
-        *(v if v is None else cut(v, n) for v, n in zip(attributes, _ATTRIBUTE_LIMITS, strict=True))
+        *(None if v is None else cut(v, n) for v, n in zip(attributes, _ATTRIBUTE_LIMITS, strict=True))
     )
 
 

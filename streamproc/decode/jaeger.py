@@ -33,6 +33,7 @@ from streamproc.decode.common import (
     parse_trace_id,
     to_int,
 )
+from streamproc.decode.jaeger_structs import SPLIT_DOCUMENT, TRACE, JaegerLog, JaegerSpan
 from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode
 from streamproc.units import NS_PER_US
 
@@ -45,51 +46,6 @@ _KINDS = {
 }
 
 
-class JaegerTag(msgspec.Struct):
-    key: Any
-    value: Any = None
-
-
-class JaegerReference(msgspec.Struct):
-    refType: Any = "CHILD_OF"  # noqa: N815 - Jaeger's field names
-    traceID: Any = None  # noqa: N815
-    spanID: Any = None  # noqa: N815
-
-
-class JaegerLogField(msgspec.Struct):
-    key: Any = None
-    value: Any = None
-
-
-class JaegerLog(msgspec.Struct):
-    fields: list[JaegerLogField] | None = None
-
-
-class JaegerSpan(msgspec.Struct):
-    traceID: Any = None  # noqa: N815
-    spanID: Any = None  # noqa: N815
-    parentSpanID: Any = None  # noqa: N815
-    operationName: Any = None  # noqa: N815
-    references: list[JaegerReference] | None = None
-    startTime: Any = None  # noqa: N815
-    duration: Any = None
-    tags: list[JaegerTag] | None = None
-    logs: list[JaegerLog] | None = None
-    processID: Any = ""  # noqa: N815
-    process: Any = None
-
-
-class JaegerTrace(msgspec.Struct):
-    spans: list[JaegerSpan] | None = None
-    processes: dict[str, Any] | None = None
-
-
-class _SplitDocument(msgspec.Struct):
-    data: list[msgspec.Raw]
-
-
-_SPLIT_DOCUMENT = msgspec.json.Decoder(_SplitDocument)
-_TRACE = msgspec.json.Decoder(JaegerTrace)
 _DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
 
 
@@ -127,7 +83,7 @@ def split_jaeger_document(data: bytes) -> list[msgspec.Raw] | None:
     if not _DATA_FIRST.match(data):
         return None
     try:
-        return _SPLIT_DOCUMENT.decode(data).data
+        return SPLIT_DOCUMENT.decode(data).data
     except msgspec.DecodeError:
         return None
 
@@ -138,7 +94,7 @@ def decode_jaeger_texts(traces: Iterable[msgspec.Raw]) -> DecodeResult:
     result = DecodeResult()
     for text in traces:
         try:
-            trace = _TRACE.decode(text)
+            trace = TRACE.decode(text)
         except (msgspec.ValidationError, RecursionError):
             try:
                 generic = msgspec.json.decode(text)

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import enum
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from streamproc.model import Span, Trace
+from streamproc.pickling import frozen_reduce
 from streamproc.units import NS_PER_S
 
 
@@ -74,12 +75,18 @@ class AssemblerLimits:
             found.append("recent_trace_ids cannot be negative")
         return found
 
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
+
 
 @dataclass(frozen=True, slots=True)
 class CompletedTrace:
     trace: Trace
     reason: Completion
     late: bool  # a fragment of a trace that had already completed
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
 
 
 class AssemblerState(NamedTuple):

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -22,6 +22,7 @@ from streamproc.analyze.tree import build_tree
 from streamproc.decode.common import DecodeResult
 from streamproc.live.assembler import AssemblerLimits, AssemblerState, CompletedTrace, TraceAssembler
 from streamproc.model import SkipReason, Trace
+from streamproc.pickling import frozen_reduce
 from streamproc.units import NS_PER_S
 
 Clock = Callable[[], int]
@@ -62,6 +63,9 @@ class PipelineStats:
     traces_analyzed: int
     malformed_traces: int  # traces whose parent loop was cut, analyzed all the same
     assembler: AssemblerState
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return frozen_reduce(self)
 
 
 def analyze_trace(options: AnalysisOptions) -> Callable[[Trace], TraceFindings]:
