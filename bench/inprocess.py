@@ -1,9 +1,10 @@
 """The live path without the network, for profiling: decode + assemble + analyze + metrics in one thread.
 
-`python -m bench.inprocess [--passes N] [--profile]` feeds the bench load's requests to a LivePipeline
-driven by a fake clock (every trace completes on its root grace), and prints microseconds per span for
-decoding and for the pipeline. The figures are the CPU cost of one span with no gRPC or thread switching;
-`make bench` measures the real server.
+`python -m bench.inprocess [--passes N] [--profile] [--decoder wire|runtime]` feeds the bench load's
+requests to a LivePipeline driven by a fake clock (every trace completes on its root grace), and prints
+microseconds per span for decoding the request bytes (as the receivers do: `otlp_wire` when compiled, the
+protobuf runtime's parse read by `otlp_proto` when pure) and for the pipeline. The figures are the CPU cost
+of one span with no gRPC or thread switching; `make bench` measures the real server.
 """
 
 from __future__ import annotations
@@ -13,27 +14,31 @@ import cProfile
 import gc
 import pstats
 import time
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
-)
+from collections.abc import Callable
 
 from bench.load import build_requests
-from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.decode.common import DecodeResult
+from streamproc.decode.otlp_request import DECODER, decode_with_runtime
+from streamproc.decode.otlp_wire import decode_export_bytes
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.settings import Settings
 from streamproc.units import NS_PER_S as _NS
 
+DECODERS: dict[str, Callable[[bytes], DecodeResult]] = {
+    "wire": decode_export_bytes,
+    "runtime": decode_with_runtime,
+}
 
-def run(passes: int, traces_per_pass: int) -> dict[str, float]:
+
+def run(passes: int, traces_per_pass: int, decoder: str = DECODER) -> dict[str, float]:
     requests = [r.payload for p in build_requests(traces_per_pass=traces_per_pass, passes=passes) for r in p]
     clock = [0]
     pipeline = LiveAnalysis.from_settings(
         Settings(), monotonic=lambda: clock[0], wall=lambda: 1_767_225_600 * _NS + clock[0]
     ).pipeline
-    parsed = [PB2ExportTraceServiceRequest.FromString(r) for r in requests]
+    decode = DECODERS[decoder]
     start = time.process_time()
-    decoded = [decode_export_request(r) for r in parsed]
+    decoded = [decode(r) for r in requests]
     decode_s = time.process_time() - start
     spans = sum(len(d.spans) for d in decoded)
     start = time.process_time()
@@ -61,16 +66,19 @@ def main() -> None:
     parser.add_argument("--traces-per-pass", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=5, help="runs; the best of each figure is printed")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument(
+        "--decoder", choices=sorted(DECODERS), default="wire", help="how requests are decoded"
+    )
     args = parser.parse_args()
     gc.freeze()
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        result = run(args.passes, args.traces_per_pass)
+        result = run(args.passes, args.traces_per_pass, args.decoder)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     else:  # the best of several runs: this machine's neighbours add noise, never speed
-        runs = [run(args.passes, args.traces_per_pass) for _ in range(args.repeat)]
+        runs = [run(args.passes, args.traces_per_pass, args.decoder) for _ in range(args.repeat)]
         result = {key: min(r[key] for r in runs) for key in runs[0]}
     print(", ".join(f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in result.items()))
 

@@ -17,12 +17,8 @@ import subprocess
 import sys
 import tracemalloc
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
-)
-
 from bench.load import build_requests
-from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.decode.otlp_wire import decode_export_bytes
 from streamproc.live.assembler import AssemblerLimits, TraceAssembler
 
 TARGET_SPANS = 1_000_000
@@ -48,7 +44,7 @@ def fill(traced: bool) -> dict[str, float]:
     if traced:
         tracemalloc.start()
     for payload in requests:
-        spans = decode_export_request(PB2ExportTraceServiceRequest.FromString(payload)).spans
+        spans = decode_export_bytes(payload).spans
         assembler.add(spans[: TARGET_SPANS - assembler.buffered_spans], now_ns=0)  # no expire(): all stay
         if assembler.buffered_spans >= TARGET_SPANS:
             break

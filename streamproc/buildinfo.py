@@ -9,6 +9,7 @@ import os
 import shutil
 import sysconfig
 from pathlib import Path
+from types import ModuleType
 
 #: The modules every span or trace passes through: decoders, the span model, the analyzers, and the live
 #: path's assembler, windows and metrics. Not compiled: the CLI, servers, report rendering, modules
@@ -19,6 +20,8 @@ COMPILED_MODULES = (
     "streamproc.units",
     "streamproc.decode.common",
     "streamproc.decode.otlp_proto",
+    "streamproc.decode.otlp_wire",
+    "streamproc.decode.protowire",
     "streamproc.decode.otlp_json",
     "streamproc.decode.jaeger",
     "streamproc.decode.zipkin",
@@ -43,14 +46,14 @@ COMPILED_MODULES = (
 )
 
 
+def is_compiled(module: ModuleType) -> bool:
+    """Whether the module was loaded from an extension module (compiled) rather than its source."""
+    return str(getattr(module, "__file__", "")).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
 def compiled_modules() -> list[str]:
     """Those of COMPILED_MODULES that load from an extension module here."""
-    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    return [
-        name
-        for name in COMPILED_MODULES
-        if str(getattr(importlib.import_module(name), "__file__", "")).endswith(suffixes)
-    ]
+    return [name for name in COMPILED_MODULES if is_compiled(importlib.import_module(name))]
 
 
 def build_name() -> str:

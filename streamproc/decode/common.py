@@ -19,6 +19,8 @@ from streamproc.model import (
     SkipReason,
     Span,
     SpanAttributes,
+    SpanKind,
+    StatusCode,
     Trace,
 )
 
@@ -237,6 +239,10 @@ class SharedValues(Generic[T]):
             self._values.clear()
         return self._values.setdefault(value, value)
 
+    def get(self, value: T) -> T | None:
+        """The shared copy of a value equal to `value` if there is one (a plain tuple finds a NamedTuple)."""
+        return self._values.get(value)
+
     def __len__(self) -> int:
         """Values held now (at most `limit`)."""
         return len(self._values)
@@ -275,8 +281,80 @@ def _bounded(attributes: SpanAttributes) -> SpanAttributes:
 
 
 def share_attributes(values: list[str | None]) -> SpanAttributes:
-    """The shared, bounded attribute set of these values (see `SharedValues`)."""
+    """The shared, bounded attribute set of these values (see `SharedValues`).
+
+    Looked up by a plain tuple first (equal to the NamedTuple, and four times cheaper to build): a
+    SpanAttributes is built only for a set seen for the first time.
+    """
+    shared = ATTRIBUTE_SETS.get(tuple(values))  # type: ignore[arg-type]  # equal and equally hashed
+    if shared is not None:
+        return shared
     return ATTRIBUTE_SETS.share(SpanAttributes(*values), _bounded)
+
+
+_KINDS = tuple(SpanKind)
+_CODES = tuple(StatusCode)
+_NEW_TUPLE = tuple.__new__
+
+
+def _check_id(value: bytes, size: int, reason: SkipReason, what: str) -> bytes:
+    if len(value) != size:
+        raise SpanProblem(reason, f"{what} has {len(value)} bytes, expected {size}")
+    if not any(value):
+        raise SpanProblem(reason, f"{what} is all zeros")
+    return value
+
+
+def otlp_span(  # noqa: PLR0917 - a span's wire fields, once per span on the hot path
+    ids: dict[bytes, bytes],
+    trace_id: bytes,
+    span_id: bytes,
+    parent: bytes,
+    service: str,
+    name: str,
+    kind_number: int,
+    start: int,
+    end: int,
+    code_number: int,
+    message: str,
+    attributes: SpanAttributes,
+) -> Span:
+    """A span of an OTLP protobuf request, from its fields as the wire holds them (both OTLP decoders).
+
+    Ids are raw bytes on this wire: a trace id must be 16 bytes and a span id 8, neither all zeros; a
+    parent id is empty or 8 bytes (all zeros: none). A span ending before it starts is rejected. Equal ids
+    share one bytes object through `ids` (a request holds several spans of each trace, parents with their
+    children: a trace id is 49 bytes, a span id 41). Unknown kinds and status codes read as unspecified
+    and unset, as OTLP's open enums allow.
+    """
+    trace_id = ids.setdefault(trace_id, trace_id)
+    span_id = ids.setdefault(span_id, span_id)
+    if len(trace_id) != TRACE_ID_BYTES or not any(trace_id):
+        _check_id(trace_id, TRACE_ID_BYTES, SkipReason.BAD_TRACE_ID, "trace id")
+    if len(span_id) != SPAN_ID_BYTES or not any(span_id):
+        _check_id(span_id, SPAN_ID_BYTES, SkipReason.BAD_SPAN_ID, "span id")
+    if parent and len(parent) != SPAN_ID_BYTES:
+        raise SpanProblem(SkipReason.BAD_PARENT_ID, f"parent span id has {len(parent)} bytes, expected 8")
+    if end < start:
+        raise SpanProblem(SkipReason.END_BEFORE_START, f"end {end} is before start {start}")
+    code = _CODES[code_number] if 0 <= code_number < len(_CODES) else StatusCode.UNSET
+    # The tuple's own constructor: the same Span as Span(...) without its generated __new__ (half the cost).
+    return _NEW_TUPLE(
+        Span,
+        (
+            trace_id,
+            span_id,
+            ids.setdefault(parent, parent) if parent and any(parent) else b"",
+            service,
+            intern_text(name),
+            _KINDS[kind_number] if 0 <= kind_number < len(_KINDS) else SpanKind.UNSPECIFIED,
+            start,
+            end,
+            code,
+            cut(message) if code is StatusCode.ERROR else "",
+            attributes,
+        ),
+    )
 
 
 def group_traces(spans: Iterable[Span]) -> tuple[list[Trace], list[SkippedSpan]]:

@@ -1,8 +1,8 @@
 """OTLP protobuf (`ExportTraceServiceRequest`) into spans: what the gRPC receiver decodes.
 
-Ids are raw bytes on this wire: a trace id must be 16 bytes and a span id 8, neither all zeros; a
-parent id is empty or 8 bytes. A span ending before it starts is rejected. Rejected spans are reported
-(with the reason) so that the receiver can answer with OTLP partial success.
+The reference decoder: the protobuf runtime parses the request, this reads its messages. The receivers
+use `otlp_wire`, which reads the same fields from the bytes and must give the same result (a property
+test holds the two equal); the span checks both apply are `common.otlp_span`'s.
 """
 
 from __future__ import annotations
@@ -19,28 +19,21 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue as PB2KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from streamproc.decode.common import (
-    TRACE_ID_BYTES,
     DecodeResult,
     SpanProblem,
-    cut,
     intern_text,
+    otlp_span,
     share_attributes,
 )
 from streamproc.model import (
     ATTRIBUTE_INDEX,
     NO_ATTRIBUTES,
-    SPAN_ID_BYTES,
     UNKNOWN_SERVICE,
     SkippedSpan,
-    SkipReason,
     Span,
     SpanAttributes,
-    SpanKind,
-    StatusCode,
 )
 
-_KINDS = tuple(SpanKind)
-_CODES = tuple(StatusCode)
 _ATTRIBUTE_COUNT = len(SpanAttributes._fields)
 _NO_RANK = sys.maxsize
 
@@ -73,14 +66,6 @@ def decode_export_request(request: PB2ExportTraceServiceRequest) -> DecodeResult
                         SkippedSpan(problem.reason, problem.detail, span.trace_id.hex(), span.span_id.hex())
                     )
     return result
-
-
-def _check_id(value: bytes, size: int, reason: SkipReason, what: str) -> bytes:
-    if len(value) != size:
-        raise SpanProblem(reason, f"{what} has {len(value)} bytes, expected {size}")
-    if not any(value):
-        raise SpanProblem(reason, f"{what} is all zeros")
-    return value
 
 
 def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Event]) -> SpanAttributes:
@@ -123,33 +108,18 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
 
 
 def _span(span: PB2Span, service: str, ids: dict[bytes, bytes]) -> Span:
-    trace_id = span.trace_id
-    trace_id = ids.setdefault(trace_id, trace_id)
-    span_id = span.span_id
-    span_id = ids.setdefault(span_id, span_id)
-    if len(trace_id) != TRACE_ID_BYTES or not any(trace_id):
-        _check_id(trace_id, TRACE_ID_BYTES, SkipReason.BAD_TRACE_ID, "trace id")
-    if len(span_id) != SPAN_ID_BYTES or not any(span_id):
-        _check_id(span_id, SPAN_ID_BYTES, SkipReason.BAD_SPAN_ID, "span id")
-    parent = span.parent_span_id
-    if parent and len(parent) != SPAN_ID_BYTES:
-        raise SpanProblem(SkipReason.BAD_PARENT_ID, f"parent span id has {len(parent)} bytes, expected 8")
-    start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    if end < start:
-        raise SpanProblem(SkipReason.END_BEFORE_START, f"end {end} is before start {start}")
-    kind_number, status = span.kind, span.status
-    code_number = status.code
-    code = _CODES[code_number] if 0 <= code_number < len(_CODES) else StatusCode.UNSET
-    return Span(
-        trace_id,
-        span_id,
-        ids.setdefault(parent, parent) if parent and any(parent) else b"",
+    status = span.status
+    return otlp_span(
+        ids,
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
         service,
-        intern_text(span.name),
-        _KINDS[kind_number] if 0 <= kind_number < len(_KINDS) else SpanKind.UNSPECIFIED,
-        start,
-        end,
-        code,
-        cut(status.message) if code is StatusCode.ERROR else "",
+        span.name,
+        span.kind,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        status.code,
+        status.message,
         _attributes(span.attributes, span.events),
     )

@@ -24,13 +24,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 import structlog
-from google.protobuf.message import DecodeError as PB2DecodeError
 from google.rpc.status_pb2 import Status as PB2Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess as PB2ExportTracePartialSuccess,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
@@ -38,7 +34,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from streamproc.decode.common import DecodeResult
 from streamproc.decode.otlp_json import decode_otlp_json, is_otlp
-from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.decode.otlp_request import decode_request
+from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import StreamprocError, Unauthenticated, Unavailable
 from streamproc.live.admission import Admission
 from streamproc.live.httpserver import IDLE_TIMEOUT_S, MAX_CONNECTIONS, HttpListener
@@ -230,8 +227,8 @@ def _decode(body: bytes, json: bool) -> DecodeResult | None:
     """The body's spans, or None when it is not a request of its type at all."""
     if not json:
         try:
-            return decode_export_request(PB2ExportTraceServiceRequest.FromString(body))
-        except PB2DecodeError:
+            return decode_request(body)
+        except WireFormatError:
             return None
     try:
         doc: Any = msgspec.json.decode(body)

@@ -7,8 +7,9 @@ What a request gets (DESIGN section 8; the codes come from `status.status_of`):
 * shutting down, or over capacity       -> Unavailable: UNAVAILABLE (every OTLP exporter retries it)
 * undecodable request bytes             -> DecodeError: INVALID_ARGUMENT (not retryable)
 * individually bad spans                -> OK with partial_success {rejected_spans, error_message}
-The request is registered with no deserializer so that the handler, not gRPC, decides what a malformed
-message gets; gzip-compressed requests are decompressed by gRPC itself.
+The request is registered with no deserializer: the handler, not gRPC, decides what a malformed message
+gets, and `decode.otlp_request` reads the spans from the bytes; gzip-compressed requests are
+decompressed by gRPC itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from concurrent import futures
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError as PB2DecodeError
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -28,13 +28,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess as PB2ExportTracePartialSuccess,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest as PB2ExportTraceServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
-from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.decode.otlp_request import count_request_spans, decode_request
+from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import DecodeError, StreamprocError, Unauthenticated, Unavailable
 from streamproc.live.admission import Admission
 from streamproc.live.pipeline import LivePipeline
@@ -174,11 +172,10 @@ class OtlpReceiver:
 
     def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
-            request = PB2ExportTraceServiceRequest.FromString(raw)
-        except PB2DecodeError as exc:
+            result = decode_request(raw)
+        except WireFormatError as exc:
             self._pipeline.ingest_undecodable()
             raise UndecodableRequestError(f"not an ExportTraceServiceRequest: {exc}") from None
-        result = decode_export_request(request)
         self._pipeline.ingest(result)
         if not result.skipped:
             return PB2ExportTraceServiceResponse()
@@ -192,12 +189,4 @@ class OtlpReceiver:
 
     def _refuse(self, raw: bytes, reason: str) -> None:
         """Count the spans of a request refused whole (0 if it does not even decode)."""
-        try:
-            count = sum(
-                len(s.spans)
-                for r in PB2ExportTraceServiceRequest.FromString(raw).resource_spans
-                for s in r.scope_spans
-            )
-        except PB2DecodeError:
-            count = 0
-        self._pipeline.refuse(count, reason)
+        self._pipeline.refuse(count_request_spans(raw), reason)
