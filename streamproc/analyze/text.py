@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Callable
+from typing import Any
 
 from streamproc.model import Span
 
@@ -22,7 +23,7 @@ _CODE_BEFORE = re.compile(r"(?<![A-Za-z])(?i:http(?:/\d(?:\.\d)?)?|status|code)[
 _DIGIT = re.compile(r"\d")
 
 NO_MESSAGE = "(no message)"
-_CACHED_TEXTS = 1024  # texts whose normalised form is kept, per function
+_CACHED_TEXTS = 1024  # normalised forms kept, per table
 _CACHEABLE_LENGTH = 2048  # longer texts are normalised every time: the caches stay within a few MB
 
 
@@ -38,18 +39,14 @@ def normalize(text: str) -> str:
     Low-cardinality codes stay: an HTTP status (100-599) after `HTTP`, `status` or `code`, or alone, and
     numbers that are part of a word (`s3`, `http2`).
 
-    This runs for every bottleneck and erroring span. Recent results are cached: most statements are
-    parameterised by their instrumentation and most messages are fixed text, so the same few texts recur
-    (a text with a literal in it only passes through the cache; a long one is never kept).
+    This runs for every bottleneck and erroring span, so results are cached (see `_ShapeCache`).
     """
-    return _normalize_cached(text) if len(text) <= _CACHEABLE_LENGTH else _normalize(text, keep_codes=True)
+    return _MESSAGES.get(text)
 
 
 def normalize_statement(statement: str) -> str:
     """A database statement with its literals replaced by `?` and value lists folded: `IN (?)`."""
-    if len(statement) <= _CACHEABLE_LENGTH:
-        return _normalize_statement_cached(statement)
-    return _LIST.sub("(?)", _normalize(statement, keep_codes=False))
+    return _STATEMENTS.get(statement)
 
 
 def _normalize(text: str, *, keep_codes: bool) -> str:
@@ -80,14 +77,57 @@ def _number(match: re.Match[str]) -> str:
     return "?"
 
 
-@functools.lru_cache(maxsize=_CACHED_TEXTS)
-def _normalize_cached(text: str) -> str:
+def _normalize_message(text: str) -> str:
     return _normalize(text, keep_codes=True)
 
 
-@functools.lru_cache(maxsize=_CACHED_TEXTS)
-def _normalize_statement_cached(statement: str) -> str:
+def _normalize_statement(statement: str) -> str:
     return _LIST.sub("(?)", _normalize(statement, keep_codes=False))
+
+
+#: ASCII digits to their class: what every rule of `_normalize` can tell apart (a digit; a zero, as in
+#: `0x`; 1-5, which may start an HTTP status code).
+_DIGIT_CLASSES = bytes.maketrans(b"0123456789", b"0111116666")
+
+
+class _ShapeCache:
+    """Normalised texts, looked up by shape: the text with each ASCII digit replaced by its class.
+
+    Every rule of the normalisation decides alike on two texts of one shape, and what it keeps it copies
+    from the text; so where nothing it keeps holds an ASCII digit (`WHERE id = 14105` and `WHERE id = 94637`
+    both give `WHERE id = ?`), the result is the same for every text of that shape and is kept under the
+    shape. A result that keeps digits (`HTTP 504`) is kept under the text itself. Texts differing only in
+    their literals, the usual case, then cost one translation and one lookup instead of the regex passes
+    (`tests/test_errors.py` holds the results equal to the definition, shape hits included). Each table is
+    emptied when it reaches its limit; texts longer than `_CACHEABLE_LENGTH` are normalised every time,
+    so the tables stay within a few MB.
+    """
+
+    def __init__(self, function: Callable[[str], str]) -> None:
+        self._function = function
+        self._by_shape: dict[bytes, str] = {}
+        self._by_text: dict[str, str] = {}
+
+    def get(self, text: str) -> str:
+        if len(text) > _CACHEABLE_LENGTH:
+            return self._function(text)
+        found = self._by_text.get(text)
+        if found is not None:
+            return found
+        shape = text.encode("utf-8", "surrogatepass").translate(_DIGIT_CLASSES)
+        found = self._by_shape.get(shape)
+        if found is not None:
+            return found
+        result = self._function(text)
+        table: dict[Any, str] = self._by_text if _DIGIT.search(result) else self._by_shape
+        if len(table) >= _CACHED_TEXTS:
+            table.clear()
+        table[text if table is self._by_text else shape] = result
+        return result
+
+
+_MESSAGES = _ShapeCache(_normalize_message)
+_STATEMENTS = _ShapeCache(_normalize_statement)
 
 
 def error_message(span: Span) -> str:
