@@ -43,6 +43,7 @@ COMPILED_MODULES = (
     "streamproc.live.metrics",
     "streamproc.live.families",
     "streamproc.live.pipeline",
+    "streamproc.live.batches",
 )
 
 

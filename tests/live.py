@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
+from streamproc.analyze.sketch import EXACT_LIMIT
 from streamproc.live.service import Service
 from streamproc.live.settings import Settings
 
@@ -22,6 +23,7 @@ FAST = {
     "tick_interval": 0.01,
     "log_format": "json",
     "log_level": "error",
+    "workers": 1,  # one process; tests/test_workers.py runs the pool
 }
 
 
@@ -70,3 +72,23 @@ def report(service: Service, query: str = "window=1h") -> dict[str, Any]:
     assert status == 200, body
     result: dict[str, Any] = msgspec.json.decode(body)
     return result
+
+
+def assert_report_equals_batch(live: dict[str, Any], batch: dict[str, Any], traces: int) -> None:
+    """Every count, list and percentile of the live report equals the batch report's (a window of fewer
+    than EXACT_LIMIT traces keeps every duration)."""
+    assert live.pop("window")["complete"] is True
+    live_stats = live["summary"].pop("duration_stats")
+    batch_stats = batch["summary"].pop("duration_stats")
+    assert batch.pop("filters").pop("input_traces") == traces
+    assert live.pop("filters") == {
+        "time_range": None,
+        "since": None,
+        "until": None,
+        "latency_threshold_ms": None,
+        "service": None,
+        "errors_only": False,
+    }
+    assert live == batch
+    assert traces < EXACT_LIMIT
+    assert live_stats == batch_stats

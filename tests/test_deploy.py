@@ -40,7 +40,9 @@ def load(path: str):
 def exported_metrics() -> str:
     """/metrics text of a server that analyzed an incident scenario (every family has samples)."""
     service = Service(
-        Settings(grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", http_otlp_listen="127.0.0.1:0")
+        Settings(
+            grpc_listen="127.0.0.1:0", http_listen="127.0.0.1:0", http_otlp_listen="127.0.0.1:0", workers=1
+        )
     )
     for trace in generate(Scenario.INCIDENT, count=200, seed=5, start_ns=0, window_ns=10**12):
         service.pipeline.ingest(DecodeResult(list(trace.spans), []))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from streamproc.analyze.sketch import EXACT_LIMIT
 from streamproc.decode import Format
 from streamproc.tools.generate import Scenario
 from streamproc.tools.send import send_traces
 from tests.cli import report_json
-from tests.live import http_get, report, samples, start_service, value, wait_for
+from tests.live import assert_report_equals_batch, http_get, report, samples, start_service, value, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +34,7 @@ def replayed(scenario_traces):
 def test_live_report_equals_report_json(capsys, replayed, scenario_files, scenario_traces):
     """Every count, list and percentile is equal: a window of fewer than EXACT_LIMIT traces keeps them all."""
     batch = report_json(capsys, scenario_files[Scenario.INCIDENT, Format.JAEGER])
-    live = report(replayed)
-    assert live.pop("window")["complete"] is True
-    live_stats = live["summary"].pop("duration_stats")
-    batch_stats = batch["summary"].pop("duration_stats")
-    assert batch.pop("filters").pop("input_traces") == len(scenario_traces[Scenario.INCIDENT])
-    assert live.pop("filters") == {
-        "time_range": None,
-        "since": None,
-        "until": None,
-        "latency_threshold_ms": None,
-        "service": None,
-        "errors_only": False,
-    }
-    assert live == batch
-    assert len(scenario_traces[Scenario.INCIDENT]) < EXACT_LIMIT
-    assert live_stats == batch_stats
+    assert_report_equals_batch(report(replayed), batch, len(scenario_traces[Scenario.INCIDENT]))
 
 
 def test_report_sections_and_filters_as_query_parameters(capsys, replayed, scenario_files):

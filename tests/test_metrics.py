@@ -8,8 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamproc.analyze.suite import AnalysisOptions, find
 from streamproc.live.assembler import AssemblerLimits
 from streamproc.live.families import CounterFamily
-from streamproc.live.metrics import LiveMetrics, MetricsCollector
+from streamproc.live.metrics import LiveMetrics, MetricsCollector, Scrape
 from streamproc.live.pipeline import LivePipeline
+from streamproc.live.retained import RetainedTraces
 from streamproc.live.windows import ReportWindows
 from streamproc.model import SpanKind
 from tests.builders import span, trace_id, tree
@@ -27,7 +28,12 @@ def exposition(metrics: LiveMetrics) -> str:
         recent_spans=1000,
         cardinality_limit=100,
     )
-    registry.register(MetricsCollector(metrics, read=idle.read, stats=idle.stats, windows=windows.state))
+    retained = RetainedTraces(max_spans=0, errors_per_minute=5, exemplar_trace_ids=metrics.exemplar_trace_ids)
+
+    def scrape() -> Scrape:
+        return Scrape(metrics.render(), metrics.overflow_counts(), windows.state(), retained.state())
+
+    registry.register(MetricsCollector(scrape, idle.stats))
     return generate_latest(registry).decode()
 
 

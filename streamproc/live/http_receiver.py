@@ -39,7 +39,7 @@ from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import StreamprocError, Unauthenticated, Unavailable
 from streamproc.live.admission import Admission
 from streamproc.live.httpserver import IDLE_TIMEOUT_S, MAX_CONNECTIONS, HttpListener
-from streamproc.live.pipeline import LivePipeline
+from streamproc.live.pipeline import Intake
 from streamproc.live.receiver import UndecodableRequestError, partial_success_message
 from streamproc.live.status import status_of
 
@@ -67,7 +67,7 @@ class Answer(NamedTuple):
 class OtlpHttpReceiver:
     def __init__(
         self,
-        pipeline: LivePipeline,
+        pipeline: Intake,
         *,
         host: str,
         port: int,

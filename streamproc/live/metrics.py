@@ -5,7 +5,7 @@ sink of the pipeline) and the self-metrics rendered from the pipeline's stats, i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -14,8 +14,8 @@ from streamproc.analyze.suite import TraceFindings
 from streamproc.analyze.tree import TraceTree
 from streamproc.live.assembler import Completion
 from streamproc.live.families import CounterFamily, HistogramCount, HistogramFamily
-from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, TRANSPORTS, PipelineStats
-from streamproc.live.retained import HELD, RetainedState, RetainedTraces
+from streamproc.live.pipeline import ANALYSIS_FAILED, REFUSALS, TRANSPORTS, WORKER_LOST, PipelineStats
+from streamproc.live.retained import HELD, RetainedState
 from streamproc.live.windows import WindowsState
 from streamproc.model import SkipReason, SpanKind, StatusCode
 from streamproc.units import NS_PER_MS, NS_PER_S
@@ -25,43 +25,31 @@ SPAN_DURATION_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 
 SERVICE_GRAPH_BUCKETS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8)
 _SPAN_KINDS = {kind: f"SPAN_KIND_{kind.name}" for kind in SpanKind}
 _STATUS_CODES = {code: f"STATUS_CODE_{code.name}" for code in StatusCode}
-_DROP_REASONS = (*(reason.value for reason in SkipReason), ANALYSIS_FAILED)
+_DROP_REASONS = (*(reason.value for reason in SkipReason), ANALYSIS_FAILED, WORKER_LOST)
+
+
+class Scrape(NamedTuple):
+    """What a scrape reads from the sinks at one moment (a worker process sends it to the parent)."""
+
+    families: list[Metric]  # the rendered families of completed traces
+    overflow: dict[str, int]  # label-set overflows by family
+    windows: WindowsState
+    retained: RetainedState
 
 
 class MetricsCollector(Collector):
-    """What a scrape renders: the families, read under the pipeline's lock through `read`, then the
-    self-metrics from `stats`. Register it with a `CollectorRegistry`."""
+    """What a scrape renders: the families and sink levels from `scrape` (read under the pipeline's lock),
+    then the self-metrics from `stats`. Register it with a `CollectorRegistry`."""
 
-    def __init__(
-        self,
-        metrics: LiveMetrics,
-        *,
-        read: Callable[[Callable[[int], Any]], Any],
-        stats: Callable[[], PipelineStats],
-        windows: Callable[[], WindowsState],
-        retained: RetainedTraces | None = None,
-    ) -> None:
-        self._metrics = metrics
-        self._read = read
+    def __init__(self, scrape: Callable[[], Scrape], stats: Callable[[], PipelineStats]) -> None:
+        self._scrape = scrape
         self._stats = stats
-        self._windows = windows
-        self._retained = retained
 
     def collect(self) -> Iterator[Metric]:
-        retained = self._retained
-        # With a store, an exemplar is shown only while its trace is in it, so every exemplar link resolves.
-        shows = retained.holds if retained is not None and retained.max_spans > 0 else None
-        rendered, windows, kept = self._read(
-            lambda _now: (
-                self._metrics.render(shows),
-                self._windows(),
-                retained.state() if retained is not None else None,
-            )
-        )
-        yield from rendered
-        yield from self_metrics(self._stats(), self._metrics.overflow_counts(), windows)
-        if kept is not None:
-            yield from retained_metrics(kept)
+        scrape = self._scrape()
+        yield from scrape.families
+        yield from self_metrics(self._stats(), scrape.overflow, scrape.windows)
+        yield from retained_metrics(scrape.retained)
 
 
 class LiveMetrics:
@@ -325,9 +313,20 @@ def self_metrics(stats: PipelineStats, overflow: dict[str, int], windows: Window
             "transport",
             {transport: stats.undecodable_requests.get(transport, 0) for transport in TRANSPORTS},
         ),
+        _counter(
+            "streamproc_worker_restarts",
+            "Worker processes that died and were replaced (their buffered spans: dropped, worker_lost).",
+            "",
+            {"": stats.worker_restarts},
+        ),
     ]
     buffer = stats.assembler
     gauges = [
+        (
+            "streamproc_workers",
+            "Processes that assemble and analyze traces (serve --workers).",
+            stats.workers,
+        ),
         ("streamproc_buffered_traces", "Traces buffered in the assembler.", buffer.buffered_traces),
         ("streamproc_buffered_spans", "Spans buffered in the assembler.", buffer.buffered_spans),
         (

@@ -34,6 +34,8 @@ REFUSALS = ("shutting_down", "over_capacity", "deadline")
 TRANSPORTS = ("grpc", "http")
 #: Why a span that was received is not analyzed, beyond what decoding rejects.
 ANALYSIS_FAILED = "analysis_failed"
+#: Spans a worker process held or had not confirmed when it died (`live.workers`).
+WORKER_LOST = "worker_lost"
 
 
 class TraceSink(Protocol):
@@ -63,9 +65,23 @@ class PipelineStats:
     traces_analyzed: int
     malformed_traces: int  # traces whose parent loop was cut, analyzed all the same
     assembler: AssemblerState
+    workers: int = 1  # processes that assemble and analyze traces
+    worker_restarts: int = 0  # worker processes that died and were replaced
 
     def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         return frozen_reduce(self)
+
+
+class Intake(Protocol):
+    """What the receivers feed: one process's `LivePipeline`, or the pool of workers (`live.workers`)."""
+
+    def ingest(self, result: DecodeResult, transport: str = "grpc") -> None: ...
+
+    def ingest_undecodable(self, transport: str = "grpc") -> None: ...
+
+    def auth_failed(self, listener: str) -> None: ...
+
+    def refuse(self, span_count: int, reason: str, transport: str = "grpc") -> None: ...
 
 
 def analyze_trace(options: AnalysisOptions) -> Callable[[Trace], TraceFindings]:

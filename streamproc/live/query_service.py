@@ -24,7 +24,7 @@ from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.decode.common import TRACE_ID_BYTES
-from streamproc.live.analysis import LiveAnalysis
+from streamproc.live.analysis import AnalysisReads
 from streamproc.live.retained import RetainedTrace, TraceQuery, find_traces
 from streamproc.report.jaeger import exception_items, span_attribute_items
 from streamproc.units import seconds_to_ns
@@ -114,7 +114,7 @@ def trace_summary(entry: RetainedTrace) -> pb.TraceSummary:
 class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     def __init__(
         self,
-        analysis: LiveAnalysis,
+        analysis: AnalysisReads,
         *,
         bearer_token: str = "",
         auth_failed: Callable[[], None] = lambda: None,
@@ -190,24 +190,19 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
             errors_only=request.errors_only,
             limit=request.limit or DEFAULT_LIMIT,
         )
-        found = find_traces(self._snapshot(), query)
+        found = find_traces(self._analysis.retained_snapshot(), query)
         return pb.FindTracesResponse(traces=[trace_summary(entry) for entry in found])
 
     def GetTrace(self, request: pb.GetTraceRequest, context: grpc.ServicerContext) -> pb.GetTraceResponse:  # noqa: N802
         self._authorize(context)
         if len(request.trace_id) != TRACE_ID_BYTES:
             _abort(context, f"trace_id has {len(request.trace_id)} bytes, not {TRACE_ID_BYTES}")
-        pipeline, retained = self._analysis.pipeline, self._analysis.retained
-        entry = pipeline.read(lambda _now: retained.get(request.trace_id))
+        entry = self._analysis.retained_trace(request.trace_id)
         if entry is None:
             context.abort(
                 grpc.StatusCode.NOT_FOUND, "trace not found (never received, or no longer retained)"
             )
         return pb.GetTraceResponse(trace=trace_summary(entry), spans=span_messages(entry))
-
-    def _snapshot(self) -> list[RetainedTrace]:
-        retained = self._analysis.retained
-        return self._analysis.pipeline.read(lambda _now: retained.snapshot())
 
     def _authorize(self, context: grpc.ServicerContext) -> None:
         if not self._token:

@@ -35,7 +35,7 @@ from streamproc.decode.otlp_request import count_request_spans, decode_request
 from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import DecodeError, StreamprocError, Unauthenticated, Unavailable
 from streamproc.live.admission import Admission
-from streamproc.live.pipeline import LivePipeline
+from streamproc.live.pipeline import Intake
 from streamproc.live.status import status_of
 from streamproc.model import SkippedSpan
 
@@ -64,7 +64,7 @@ class UndecodableRequestError(DecodeError):
 class OtlpReceiver:
     def __init__(
         self,
-        pipeline: LivePipeline,
+        pipeline: Intake,
         *,
         host: str,
         port: int,

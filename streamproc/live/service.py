@@ -1,7 +1,8 @@
 """The live service's lifecycle: start downstream first, stop upstream first, drain (an adapter: threads,
 signals and clocks live here).
 
-start:    HTTP (metrics, health) -> completion ticker -> OTLP receivers (gRPC, HTTP)
+start:    worker processes (`serve --workers N`), or the completion ticker of the one process -> HTTP
+          (metrics, health) -> OTLP receivers (gRPC, HTTP)
 shutdown: the receivers answer UNAVAILABLE / 503 and health turns NOT_SERVING; in-flight requests
           finish; every buffered trace is completed and analyzed; /metrics stays served for
           `drain_seconds` so that Prometheus scrapes the last counts; then the gRPC and HTTP servers stop.
@@ -11,7 +12,6 @@ shutdown: the receivers answer UNAVAILABLE / 503 and health turns NOT_SERVING; i
 
 from __future__ import annotations
 
-import gc
 import signal
 import threading
 import time
@@ -25,9 +25,12 @@ from streamproc.live.admission import Admission
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.endpoints import HttpEndpoints
 from streamproc.live.http_receiver import OtlpHttpReceiver
+from streamproc.live.pipeline import LivePipeline
 from streamproc.live.query_service import AnalysisServicer, serving
 from streamproc.live.receiver import OtlpReceiver
 from streamproc.live.settings import Settings, split_listen
+from streamproc.live.worker_process import run_ticker, tune_garbage_collector
+from streamproc.live.workers import WorkerPool
 
 #: The settings the startup line names (durations with an `_s` suffix).
 _LOGGED_DURATIONS = ("idle_timeout", "root_grace", "max_trace_age")
@@ -41,15 +44,20 @@ _LOGGED_LIMITS = (
     "drain_seconds",
 )
 _SIGNAL_POLL_S = 0.1
-_MIN_TICK_S = 0.005
-_FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
 
 
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.analysis = LiveAnalysis.from_settings(settings)
-        self.pipeline = self.analysis.pipeline
+        self.pool: WorkerPool | None = None
+        self.analysis: LiveAnalysis | WorkerPool
+        self.pipeline: LivePipeline | WorkerPool
+        workers = settings.worker_count()
+        if workers > 1:
+            self.analysis = self.pipeline = self.pool = WorkerPool(settings, workers)
+        else:
+            self.analysis = LiveAnalysis.from_settings(settings)
+            self.pipeline = self.analysis.pipeline
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.analysis.collector())
         tls = settings.tls()
@@ -108,8 +116,11 @@ class Service:
         self._log = structlog.get_logger()
 
     def start(self) -> None:
+        if self.pool is not None:
+            self.pool.start()  # each worker completes its own traces: no ticker here
+        else:
+            self._ticker.start()
         self.http.start()
-        self._ticker.start()
         self.receiver.start()
         self.http_receiver.start()
         self.admission.accepting = True
@@ -121,6 +132,7 @@ class Service:
             http=f"{split_listen(s.http_listen)[0]}:{self.http.port}",
             **{f"{name}_s": getattr(s, name) for name in _LOGGED_DURATIONS},
             **{name: getattr(s, name) for name in _LOGGED_LIMITS},
+            workers=1 if self.pool is None else self.pool.count,
         )
 
     def stop_accepting(self) -> None:
@@ -130,18 +142,8 @@ class Service:
         self.receiver.stop_accepting()
 
     def _tick(self) -> None:
-        """Complete traces when they are due: sleep until the next deadline, between `_MIN_TICK_S` (to batch
-        the work of a busy buffer) and `tick_interval` (a buffer that is empty, or far from its deadlines)."""
-        interval = self.settings.tick_interval
-        while not self._stop.wait(self._next_wait(interval)):
-            try:
-                self.pipeline.tick()
-            except Exception:  # a bug in an analyzer must not stop trace completion for good
-                self._log.exception("tick_failed")
-
-    def _next_wait(self, interval: float) -> float:
-        due = self.pipeline.seconds_until_due()
-        return interval if due is None else min(interval, max(_MIN_TICK_S, due))
+        if isinstance(self.pipeline, LivePipeline):
+            run_ticker(self.pipeline, self._stop, self.settings.tick_interval)
 
     def request_stop(self, *_: Any) -> None:
         """Ask the service to stop (safe from a signal handler)."""
@@ -170,7 +172,8 @@ class Service:
         buffered = self.pipeline.stats().assembler.buffered_spans
         self.stop_accepting()
         self.admission.wait_idle(timeout_s=left())
-        self._ticker.join(timeout=left())
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=left())
         drained = self.pipeline.drain()
         self._log.info(
             "streamproc_draining",
@@ -183,6 +186,8 @@ class Service:
         self.http_receiver.shutdown(timeout_s=left())
         self.http.shutdown(timeout_s=left())
         stats = self.pipeline.stats()
+        if self.pool is not None:
+            self.pool.close(timeout_s=left())
         summary = {
             "drained_traces": drained,
             "drained_spans": buffered,
@@ -193,19 +198,9 @@ class Service:
         return summary
 
 
-def _tune_garbage_collector() -> None:
-    """Full collections of the cyclic GC walk every live object (the buffered spans, the report windows)
-    and paused the server for 90-140 ms every few seconds under load, which was the tail of completion
-    latency. Spans and traces hold no reference cycles, so full collections are made ten times rarer, and
-    what was loaded at startup is left out of them (this process's setting: `serve` is its entry point)."""
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, _FULL_COLLECTION_EVERY)
-
-
 def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT, then drain; the exit code."""
-    _tune_garbage_collector()
+    tune_garbage_collector()
     service = Service(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from streamproc.live.tls import TlsFiles, read_token
 from streamproc.units import parse_duration_s, quoted, seconds_to_ns
 
 ENV_PREFIX = "STREAMPROC_"
+MAX_WORKERS = 256
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
 
 
@@ -40,6 +42,11 @@ class Settings:
     )
     http_listen: str = _setting(
         "127.0.0.1:9464", "HTTP listen address for /metrics, /healthz, /readyz, /api/report, /report"
+    )
+    workers: int = _setting(
+        0,
+        "worker processes that assemble and analyze traces, each owning whole traces "
+        "(0: one per CPU this process may use; 1: everything in one process)",
     )
     max_message_size: int = _setting(16 * 1024 * 1024, "largest OTLP request accepted, in bytes")
     max_inflight_requests: int = _setting(
@@ -102,6 +109,10 @@ class Settings:
     drain_seconds: float = _setting(0.0, "after shutdown, keep serving /metrics this long", "duration")
     log_format: str = _setting("auto", "auto (console on a TTY, else JSON), json or console")
     log_level: str = _setting("info", "debug, info, warning or error")
+
+    def worker_count(self) -> int:
+        """`workers`, with 0 resolved to the CPUs this process may run on."""
+        return self.workers or len(os.sched_getaffinity(0))
 
     def assembler_limits(self) -> AssemblerLimits:
         return AssemblerLimits(
@@ -186,6 +197,8 @@ class Settings:
         ]
         if self.grpc_workers > 1024:
             found.append("grpc_workers must be at most 1,024")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            found.append(f"workers must be from 0 (one per CPU) to {MAX_WORKERS}")
         if not 1 <= self.report_bucket <= self.report_retention:
             found.append("report_bucket must be from 1s to report_retention")
         if not 0.001 <= self.tick_interval <= 10:
