@@ -75,6 +75,12 @@ def test_an_unknown_streamproc_variable_is_an_error_naming_it():
         build_settings([("environment", env)])
 
 
+def test_the_build_variable_is_not_a_setting():
+    """STREAMPROC_PURE chooses the pure build (setup.py, the Makefile); a server run under it starts."""
+    env = environment_settings({"STREAMPROC_PURE": "1", "STREAMPROC_MAX_TRACES": "7"})
+    assert build_settings([("environment", env)]).max_traces == 7
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

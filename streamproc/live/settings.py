@@ -245,10 +245,16 @@ def read_config_file(path: str) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in loaded.items()}
 
 
+#: STREAMPROC_* variables that are not settings: the build's (`STREAMPROC_PURE`, see setup.py).
+NOT_SETTINGS = frozenset({"STREAMPROC_PURE"})
+
+
 def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """Every STREAMPROC_* variable, by setting name: an unknown one is reported, not ignored."""
     return {
-        key[len(ENV_PREFIX) :].lower(): value for key, value in environ.items() if key.startswith(ENV_PREFIX)
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key not in NOT_SETTINGS
     }
 
 
