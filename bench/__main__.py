@@ -54,6 +54,7 @@ def _own_cpu(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """The live processes `pid` started (serve's workers, multiprocessing's resource tracker)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -136,6 +137,7 @@ def ingest_streamproc(passes, *, streams: int, duration_s: float, workers: int |
     grpc_port, http_port = free_port(), free_port()
     server = start_streamproc(grpc_port, http_port, workers)
     cpu0 = cpu_seconds(server.pid)
+    server_cpu0 = _own_cpu(server.pid)
     started = time.monotonic()
     loads: list[LoadResult] = []
     sender = threading.Thread(
@@ -154,6 +156,7 @@ def ingest_streamproc(passes, *, streams: int, duration_s: float, workers: int |
         time.sleep(0.05)
     seconds = time.monotonic() - started
     cpu = cpu_seconds(server.pid) - cpu0
+    server_cpu = _own_cpu(server.pid) - server_cpu0
     analyzed = metric_sum(http_port, "trace_total")
     processes = metric_sum(http_port, "streamproc_workers")
     stop(server)
@@ -164,6 +167,8 @@ def ingest_streamproc(passes, *, streams: int, duration_s: float, workers: int |
         "seconds": seconds,
         "spans_per_s": load.spans / seconds,
         "cpu_s_per_million": cpu / load.spans * 1e6,
+        "server_cpu_s_per_million": server_cpu / load.spans * 1e6,  # the receiving process
+        "workers_cpu_s_per_million": (cpu - server_cpu) / load.spans * 1e6,  # its worker processes
         "errors": load.errors,
         "traces_analyzed": analyzed,
         "spans_per_pass": spans_per_pass,
@@ -389,7 +394,8 @@ def table(results: dict) -> str:
                 f"  --workers {n}, sustained",
                 f"{r['sustained_spans_per_s']:,.0f} spans/s",
                 ">= 100,000" if n == "1" else "",
-                f"{r['cpu_s_per_million']:.1f} CPU s / M spans (server and workers)",
+                f"{r['cpu_s_per_million']:.1f} CPU s / M spans: receiving "
+                f"{r['server_cpu_s_per_million']:.1f}, workers {r['workers_cpu_s_per_million']:.1f}",
             )
             for n, r in results.get("scaling", {}).items()
         ),

@@ -2,9 +2,9 @@
 
 `python -m bench.overload [--rate SPANS_PER_S] [--duration 60]` (also a step of `make bench`) sends the
 bench load paced at `rate` over many streams, each call with a 5 s deadline as OTLP exporters set, and
-reports how calls ended (OK, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED), the server's peak RSS,
-and whether its accounting is exact once it has drained: received = analyzed + dropped + buffered, where
-analyzed is counted independently (spanmetrics' calls: every analyzed span once).
+reports how calls ended (OK, UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED), the server's peak RSS
+(its workers' included), and whether its accounting is exact once it has drained: received = analyzed +
+dropped + buffered, where analyzed is counted independently (spanmetrics' calls: every analyzed span once).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
-from bench.__main__ import free_port, metric_sum, start_streamproc, stop
+from bench.__main__ import _children, free_port, metric_sum, start_streamproc, stop
 from bench.load import EXPORT, build_requests
 
 DEADLINE_S = 5.0
@@ -75,7 +75,16 @@ def offer(
 
 
 def peak_rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """The peak RSS of the server and of its worker processes, summed (each its own peak)."""
+    return sum(_peak(p) for p in (pid, *_children(pid)))
+
+
+def _peak(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
