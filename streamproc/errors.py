@@ -45,7 +45,7 @@ class FetchError(InputError):
 
 
 class WorkerError(StreamprocError):
-    """A batch analysis worker process could not start or ended without its results."""
+    """A worker process (batch analysis, `serve --workers`) could not start or ended without its results."""
 
 
 class SendError(StreamprocError):

@@ -40,6 +40,7 @@ from streamproc.analyze.diagnosis import DiagnosisStats
 from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.suite import AnalysisOptions
 from streamproc.decode.common import DecodeResult
+from streamproc.errors import Unavailable, WorkerError
 from streamproc.live.analysis import AnalysisReads
 from streamproc.live.assembler import AssemblerLimits
 from streamproc.live.batches import encode_batch, partition
@@ -126,11 +127,11 @@ class WorkerPool(AnalysisReads):
     def _await_ready(self, worker: _Worker) -> None:
         if not worker.control.poll(_READY_TIMEOUT_S):
             worker.process.kill()
-            raise RuntimeError(f"worker {worker.index} did not start within {_READY_TIMEOUT_S:.0f} s")
+            raise WorkerError(f"worker {worker.index} did not start within {_READY_TIMEOUT_S:.0f} s")
         try:
             worker.control.recv()
         except EOFError:
-            raise RuntimeError(
+            raise WorkerError(
                 f"worker {worker.index} exited at start (code {worker.process.exitcode})"
             ) from None
 
@@ -233,7 +234,7 @@ class WorkerPool(AnalysisReads):
             replacement = self._spawn(worker.index)
             try:
                 self._await_ready(replacement)
-            except RuntimeError:
+            except WorkerError:
                 self._log.exception("worker_restart_failed", worker=worker.index)
                 replacement.failed = True  # tried again on the next watch
             self._workers[slot] = replacement
@@ -332,7 +333,7 @@ class WorkerPool(AnalysisReads):
             s for s in self._ask_all("window", (window_ns, rules), default=None) if s is not None
         ]
         if not parts:
-            raise RuntimeError("no worker answered")
+            raise Unavailable("workers", "no worker process answered; try again")
         first = parts[0]
         recent = None if first.recent is None else [tree for part in parts for tree in part.recent or ()]
         return WindowSnapshot(
