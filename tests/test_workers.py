@@ -6,12 +6,14 @@ The pool runs real spawned worker processes behind the real receivers; the end-t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -159,6 +161,18 @@ def _serve(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def _serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, object]]]:
+    """`streamproc serve` with these flags, started; killed on leaving if it is still running."""
+    process = _serve(*args)
+    try:
+        yield process, _started(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
 def _started(process: subprocess.Popen[str]) -> dict[str, object]:
     assert process.stderr is not None
     for line in process.stderr:
@@ -171,9 +185,7 @@ def _started(process: subprocess.Popen[str]) -> dict[str, object]:
 def test_sigterm_drains_every_worker_and_leaves_no_process(scenario_traces):
     """`streamproc serve --workers 2`: buffered traces of both workers are analyzed at SIGTERM, then the
     server and every process it started exit."""
-    process = _serve("--workers", "2", "--root-grace", "60s", "--idle-timeout", "60s")
-    try:
-        started = _started(process)
+    with _serving("--workers", "2", "--root-grace", "60s", "--idle-timeout", "60s") as (process, started):
         assert started["workers"] == 2
         children = _children(process.pid)
         assert len(children) >= 2  # the workers (and multiprocessing's resource tracker)
@@ -189,26 +201,16 @@ def test_sigterm_drains_every_worker_and_leaves_no_process(scenario_traces):
         assert stopped[0]["traces_analyzed"] == len(traces)
         assert stopped[0]["drained_traces"] == len(traces)
         wait_for(lambda: not any(_alive(pid) for pid in children), timeout_s=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
 
 
 def test_workers_die_with_a_killed_server():
     """SIGKILL of the server: no worker outlives it (PR_SET_PDEATHSIG, and their pipes' end)."""
-    process = _serve("--workers", "2")
-    try:
-        _started(process)
+    with _serving("--workers", "2") as (process, _started_line):
         children = _children(process.pid)
         assert children
         process.kill()
         process.communicate(timeout=30)
         wait_for(lambda: not any(_alive(pid) for pid in children), timeout_s=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
 
 
 def test_worker_count_and_shares():

@@ -263,26 +263,23 @@ class WorkerPool(AnalysisReads):
         return answers
 
     def _scrapes(self) -> list[Scrape]:
-        scrapes = []
-        for worker in list(self._workers):
-            ok, value = self._ask(worker, "scrape", ())
-            if ok:
-                worker.last_scrape = value
-                scrapes.append(value)
-            ok, stats = self._ask(worker, "stats", ())
-            if ok:
-                worker.last_stats = stats
+        scrapes = self._remembered("scrape")
+        self.worker_stats()
         return scrapes
 
     def worker_stats(self) -> list[PipelineStats]:
         """Each live worker's counts, in worker order (remembered, for when one dies)."""
-        live = []
+        return self._remembered("stats")
+
+    def _remembered(self, name: str) -> list[Any]:
+        """Each live worker's answer to `name` (scrape or stats), kept as its last one."""
+        answers = []
         for worker in list(self._workers):
-            ok, value = self._ask(worker, "stats", ())
+            ok, value = self._ask(worker, name, ())
             if ok:
-                worker.last_stats = value
-                live.append(value)
-        return live
+                setattr(worker, f"last_{name}", value)
+                answers.append(value)
+        return answers
 
     def stats(self) -> PipelineStats:
         live = self.worker_stats()
