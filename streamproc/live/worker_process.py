@@ -25,6 +25,10 @@ from streamproc.live.settings import Settings
 _MIN_TICK_S = 0.005
 _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
 _PR_SET_PDEATHSIG = 1
+#: On the data pipe: the end of the input (stop), and a mark that everything sent before it was taken in.
+STOP = b""
+SYNC = b"\x00"
+_SYNC_TIMEOUT_S = 60.0
 
 
 def tune_garbage_collector() -> None:
@@ -83,15 +87,19 @@ def worker_main(index: int, settings: Settings, data: Connection, control: Conne
     )
     ticker.start()
     control.send(("ready", os.getpid()))
-    threading.Thread(target=_answer_reads, args=(analysis, control), daemon=True).start()
+    synced = threading.Event()
+    threading.Thread(target=_answer_reads, args=(analysis, control, synced), daemon=True).start()
     log = structlog.get_logger().bind(worker=index)
     while True:
         try:
             blob = data.recv_bytes()
         except (EOFError, OSError):
             break
-        if not blob:  # the receiving process's stop
+        if blob == STOP:
             break
+        if blob == SYNC:  # every batch sent before it is in: a drain may go ahead
+            synced.set()
+            continue
         try:
             transport, result = decode_batch(blob)
         except Exception:  # a bug, not an input: the receiving process made the batch
@@ -102,7 +110,12 @@ def worker_main(index: int, settings: Settings, data: Connection, control: Conne
     ticker.join(timeout=5)
 
 
-def _answer_reads(analysis: LiveAnalysis, control: Connection) -> None:
+def _answer_reads(analysis: LiveAnalysis, control: Connection, synced: threading.Event) -> None:
+    def drain() -> int:
+        """After the data pipe's SYNC: the batches sent before the drain are buffered, then completed."""
+        synced.wait(_SYNC_TIMEOUT_S)
+        return analysis.pipeline.drain()
+
     reads: dict[str, Callable[..., Any]] = {
         "scrape": analysis.scrape,
         "stats": analysis.pipeline.stats,
@@ -112,7 +125,7 @@ def _answer_reads(analysis: LiveAnalysis, control: Connection) -> None:
         ),
         "retained": analysis.retained_snapshot,
         "trace": analysis.retained_trace,
-        "drain": analysis.pipeline.drain,
+        "drain": drain,
     }
     while True:
         try:

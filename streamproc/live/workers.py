@@ -50,7 +50,7 @@ from streamproc.live.pipeline import LivePipeline, PipelineStats
 from streamproc.live.retained import RetainedTrace
 from streamproc.live.settings import Settings
 from streamproc.live.windows import WindowSnapshot, WindowsState
-from streamproc.live.worker_process import worker_main, worker_settings
+from streamproc.live.worker_process import STOP, SYNC, worker_main, worker_settings
 from streamproc.units import seconds_to_ns
 
 T = TypeVar("T")
@@ -136,7 +136,11 @@ class WorkerPool(AnalysisReads):
             ) from None
 
     def drain(self) -> int:
-        """Every worker completes and analyzes what it buffers (shutdown); returns how many traces."""
+        """Every worker completes and analyzes what it buffers (shutdown), the batches still in its pipe
+        included (a SYNC mark follows them); returns how many traces."""
+        for worker in list(self._workers):
+            with worker.send_lock, contextlib.suppress(OSError):
+                worker.data.send_bytes(SYNC)
         return sum(self._ask_all("drain", (), default=0))
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -144,7 +148,7 @@ class WorkerPool(AnalysisReads):
         self._stopping.set()
         for worker in self._workers:
             with worker.send_lock, contextlib.suppress(OSError):
-                worker.data.send_bytes(b"")
+                worker.data.send_bytes(STOP)
         deadline = time.monotonic() + timeout_s
         for worker in self._workers:
             worker.process.join(max(0.0, deadline - time.monotonic()))
