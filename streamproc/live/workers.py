@@ -111,18 +111,18 @@ class WorkerPool(AnalysisReads):
         self._watcher.start()
 
     def _spawn(self, index: int) -> _Worker:
-        data_out, data_in = self._context.Pipe(duplex=False)
+        data_reader, data_writer = self._context.Pipe(duplex=False)  # the worker reads, this process writes
         control_here, control_there = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(index, self._share, data_out, control_there, os.getpid()),
+            args=(index, self._share, data_reader, control_there, os.getpid()),
             name=f"streamproc-worker-{index}",
             daemon=True,
         )
         process.start()
-        data_out.close()
+        data_reader.close()
         control_there.close()
-        return _Worker(index, process, data_in, control_here)
+        return _Worker(index, process, data_writer, control_here)
 
     def _await_ready(self, worker: _Worker) -> None:
         if not worker.control.poll(_READY_TIMEOUT_S):
