@@ -25,8 +25,7 @@ from streamproc.live.settings import Settings
 _MIN_TICK_S = 0.005
 _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
 _PR_SET_PDEATHSIG = 1
-#: On the data pipe: the end of the input (stop), and a mark that everything sent before it was taken in.
-STOP = b""
+#: On the data pipe, a mark that everything sent before it was taken in (the pipe's end stops the worker).
 SYNC = b"\x00"
 _SYNC_TIMEOUT_S = 60.0
 
@@ -94,8 +93,6 @@ def worker_main(index: int, settings: Settings, data: Connection, control: Conne
         try:
             blob = data.recv_bytes()
         except (EOFError, OSError):
-            break
-        if blob == STOP:
             break
         if blob == SYNC:  # every batch sent before it is in: a drain may go ahead
             synced.set()

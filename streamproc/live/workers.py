@@ -50,7 +50,7 @@ from streamproc.live.pipeline import LivePipeline, PipelineStats
 from streamproc.live.retained import RetainedTrace
 from streamproc.live.settings import Settings
 from streamproc.live.windows import WindowSnapshot, WindowsState
-from streamproc.live.worker_process import STOP, SYNC, worker_main, worker_settings
+from streamproc.live.worker_process import SYNC, worker_main, worker_settings
 from streamproc.units import seconds_to_ns
 
 T = TypeVar("T")
@@ -144,18 +144,18 @@ class WorkerPool(AnalysisReads):
         return sum(self._ask_all("drain", (), default=0))
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop every worker: the end of its input, then a join; killed if it does not exit in time."""
+        """Stop every worker: the end of its input (closing the pipe never blocks, even on a worker that
+        stopped reading), then a join; killed if it does not exit in time."""
         self._stopping.set()
         for worker in self._workers:
-            with worker.send_lock, contextlib.suppress(OSError):
-                worker.data.send_bytes(STOP)
+            with worker.send_lock:
+                worker.data.close()
         deadline = time.monotonic() + timeout_s
         for worker in self._workers:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(1.0)
-            worker.data.close()
             worker.control.close()
 
     def pids(self) -> list[int]:
