@@ -23,6 +23,7 @@ endif
 
 $(VENV)/.built-compiled: $(STAMP) setup.py $(SOURCES)
 	rm -f $(VENV)/.built-pure
+	find streamproc -name '*.so' -delete  # a module taken off the list must not load its old extension
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch $@
 
