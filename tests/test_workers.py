@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Exemplar
 
+from streamproc.buildinfo import expected_build
 from streamproc.decode import Format
 from streamproc.decode.common import DecodeResult
 from streamproc.live.merge import merge_families
@@ -205,6 +206,7 @@ def test_sigterm_drains_every_worker_and_leaves_no_process(scenario_traces):
     in a worker's pipe too), then the server and every process it started exit."""
     with _serving("--workers", "2", "--root-grace", "60s", "--idle-timeout", "60s") as (process, started):
         assert started["workers"] == 2
+        assert started["build"] == expected_build()  # compiled where a C compiler is, unless asked pure
         children = _children(process.pid)
         assert len(children) >= 2  # the workers (and multiprocessing's resource tracker)
         traces = scenario_traces[Scenario.INCIDENT][:60]

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry
 
+from streamproc.buildinfo import build_name
 from streamproc.live.admission import Admission
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.endpoints import HttpEndpoints
@@ -133,6 +134,7 @@ class Service:
             **{f"{name}_s": getattr(s, name) for name in _LOGGED_DURATIONS},
             **{name: getattr(s, name) for name in _LOGGED_LIMITS},
             workers=1 if self.pool is None else self.pool.count,
+            build=build_name(),
         )
 
     def stop_accepting(self) -> None:
