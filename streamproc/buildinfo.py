@@ -21,6 +21,7 @@ COMPILED_MODULES = (
     "streamproc.decode.common",
     "streamproc.decode.otlp_proto",
     "streamproc.decode.otlp_wire",
+    "streamproc.decode.otlp_route",
     "streamproc.decode.protowire",
     "streamproc.decode.otlp_json",
     "streamproc.decode.jaeger",

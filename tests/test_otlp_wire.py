@@ -39,6 +39,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PB2Span
 
 from streamproc.decode.common import DecodeResult
 from streamproc.decode.otlp_proto import decode_export_request
+from streamproc.decode.otlp_route import route_request
 from streamproc.decode.otlp_wire import MESSAGE_FIELDS, count_spans, decode_export_bytes
 from streamproc.decode.protowire import MAX_DEPTH, WireFormatError
 from tests.test_fuzz import FUZZ, KEYS, any_values, ids
@@ -546,3 +547,55 @@ def test_real_exports_as_protobuf(name):
     result = assert_agrees(raw)
     assert result is not None
     assert len(result.spans) == count_spans(raw) > 0
+
+
+# --- splitting a request by trace id (`serve --workers`) ---------------------------------------------
+
+
+def _by_trace(result: DecodeResult) -> tuple[list, list]:
+    return sorted(result.spans, key=repr), sorted(result.skipped, key=repr)
+
+
+def _routed(raw: bytes, parts: int) -> DecodeResult | None:
+    """The shares decoded one by one and put together; None if splitting or any share refuses."""
+    try:
+        shares = route_request(raw, parts)
+    except WireFormatError:
+        return None
+    together = DecodeResult()
+    for part, share in enumerate(shares):
+        if not share:
+            continue
+        decoded = wire(share)
+        if decoded is None:
+            return None
+        assert all(hash(span.trace_id) % parts == part for span in decoded.spans)
+        together.extend(decoded)
+    return together
+
+
+@FUZZ
+@given(encodings(), st.integers(min_value=1, max_value=3))
+def test_split_shares_decode_to_the_requests_spans(raw, parts):
+    """Each share holds only the spans of the traces its worker owns; together they decode to the request."""
+    whole = wire(raw)
+    assert whole is not None
+    routed = _routed(raw, parts)
+    assert routed is not None
+    assert _by_trace(routed) == _by_trace(whole)
+
+
+@FUZZ
+@given(encodings(), st.data())
+def test_a_split_request_is_refused_wherever_the_whole_is(raw, data):
+    """Mutated bytes: if the request does not decode, splitting it or decoding some share refuses it."""
+    mutated = bytearray(raw)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        if not mutated:
+            break
+        position = data.draw(st.integers(min_value=0, max_value=len(mutated) - 1))
+        mutated[position] ^= data.draw(st.integers(min_value=1, max_value=255))
+    whole, routed = wire(bytes(mutated)), _routed(bytes(mutated), 2)
+    assert (whole is None) == (routed is None)
+    if whole is not None and routed is not None:
+        assert _by_trace(routed) == _by_trace(whole)

@@ -106,6 +106,29 @@ def test_partial_success_and_drops_are_counted_in_the_pool():
         service.shutdown()
 
 
+def test_a_request_one_worker_cannot_decode_is_refused_whole():
+    """Two traces owned by different workers, one span's name not UTF-8: INVALID_ARGUMENT, as one process
+    answers, and neither worker takes anything in (nothing received, nothing buffered)."""
+    service = start_service(workers=2, root_grace=60.0, idle_timeout=60.0)
+    try:
+        ids = [trace_id(n) for n in range(1, 20)]
+        first = ids[0]
+        second = next(i for i in ids if hash(i) % 2 != hash(first) % 2)
+        request = otlp_request([span(1, 0, 0, 10, trace=first), span(2, 0, 0, 10, trace=second, name="BAD")])
+        raw = request.SerializeToString().replace(b"BAD", b"\xff\xfe\xfd")
+        with pytest.raises(grpc.RpcError) as caught:
+            export(service, raw)
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        good = otlp_request([span(1, 0, 0, 10, trace=first)]).SerializeToString()
+        assert export(service, good).partial_success.rejected_spans == 0
+        wait_for(lambda: value(samples(service), "streamproc_buffered_spans") == 1)
+        found = samples(service)
+        assert value(found, "streamproc_spans_received_total", transport="grpc") == 1
+        assert value(found, "streamproc_requests_undecodable_total", transport="grpc") == 1
+    finally:
+        service.shutdown()
+
+
 def test_a_dead_worker_is_replaced_and_its_spans_counted_as_lost(scenario_traces):
     """SIGKILL one worker holding buffered traces: a new one takes its place, the restart and the spans it
     held are counted, logged once, counters never go down, and new spans flow again."""

@@ -175,12 +175,13 @@ class OtlpHttpReceiver:
         return length
 
     def _ingest(self, body: bytes, json: bool) -> Answer:
-        result = _decode(body, json)
+        result = _decode(body, json) if json else self._ingest_protobuf(body)
         if result is None:
             self._pipeline.ingest_undecodable("http")
             kind = "OTLP JSON" if json else "an ExportTraceServiceRequest"
             raise UndecodableRequestError(f"the body is not {kind}")
-        self._pipeline.ingest(result, "http")
+        if json:
+            self._pipeline.ingest(result, "http")
         rejected = len(result.skipped)
         message = partial_success_message(result.skipped) if rejected else ""
         if rejected:
@@ -194,6 +195,12 @@ class OtlpHttpReceiver:
                 PB2ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
             )
         return Answer(200, PROTOBUF, response.SerializeToString())
+
+    def _ingest_protobuf(self, body: bytes) -> DecodeResult | None:
+        try:
+            return self._pipeline.ingest_request(body, "http")
+        except WireFormatError:
+            return None
 
     def _refuse(self, request: BaseHTTPRequestHandler, length: int, json: bool, reason: str) -> None:
         """Count the spans of a request refused whole, as the gRPC receiver does (0 if it does not decode);

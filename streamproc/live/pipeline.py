@@ -20,6 +20,7 @@ import structlog
 from streamproc.analyze.suite import AnalysisOptions, TraceFindings, find
 from streamproc.analyze.tree import build_tree
 from streamproc.decode.common import DecodeResult
+from streamproc.decode.otlp_request import decode_request
 from streamproc.live.assembler import AssemblerLimits, AssemblerState, CompletedTrace, TraceAssembler
 from streamproc.model import SkipReason, Trace
 from streamproc.pickling import frozen_reduce
@@ -29,7 +30,7 @@ Clock = Callable[[], int]
 T = TypeVar("T")
 
 #: Why spans in a request refused whole were not received (the sender retries them).
-REFUSALS = ("shutting_down", "over_capacity", "deadline")
+REFUSALS = ("shutting_down", "over_capacity", "deadline", "worker_restart")
 #: How requests arrive: OTLP/gRPC, OTLP/HTTP.
 TRANSPORTS = ("grpc", "http")
 #: Why a span that was received is not analyzed, beyond what decoding rejects.
@@ -76,6 +77,8 @@ class Intake(Protocol):
     """What the receivers feed: one process's `LivePipeline`, or the pool of workers (`live.workers`)."""
 
     def ingest(self, result: DecodeResult, transport: str = "grpc") -> None: ...
+
+    def ingest_request(self, raw: bytes, transport: str = "grpc") -> DecodeResult: ...
 
     def ingest_undecodable(self, transport: str = "grpc") -> None: ...
 
@@ -133,6 +136,13 @@ class LivePipeline:
                 self._dropped[SkipReason.DUPLICATE_SPAN.value] += added.duplicates
                 self._skipped(added.duplicates)
             self._analyze(added.completed)
+
+    def ingest_request(self, raw: bytes, transport: str = "grpc") -> DecodeResult:
+        """An OTLP protobuf request's bytes, decoded and taken in; its spans and the skipped ones.
+        WireFormatError if it is not an ExportTraceServiceRequest."""
+        result = decode_request(raw)
+        self.ingest(result, transport)
+        return result
 
     def ingest_undecodable(self, transport: str = "grpc") -> None:
         """A request that was not an ExportTraceServiceRequest at all (INVALID_ARGUMENT, HTTP 400)."""

@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse as PB2ExportTraceServiceResponse,
 )
 
-from streamproc.decode.otlp_request import count_request_spans, decode_request
+from streamproc.decode.otlp_request import count_request_spans
 from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import DecodeError, StreamprocError, Unauthenticated, Unavailable
 from streamproc.live.admission import Admission
@@ -172,11 +172,10 @@ class OtlpReceiver:
 
     def _ingest(self, raw: bytes, context: grpc.ServicerContext) -> PB2ExportTraceServiceResponse:
         try:
-            result = decode_request(raw)
+            result = self._pipeline.ingest_request(raw)
         except WireFormatError as exc:
             self._pipeline.ingest_undecodable()
             raise UndecodableRequestError(f"not an ExportTraceServiceRequest: {exc}") from None
-        self._pipeline.ingest(result)
         if not result.skipped:
             return PB2ExportTraceServiceResponse()
         message = partial_success_message(result.skipped)

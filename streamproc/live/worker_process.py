@@ -16,6 +16,9 @@ from typing import Any
 
 import structlog
 
+from streamproc.decode.common import DecodeResult
+from streamproc.decode.otlp_request import decode_request
+from streamproc.decode.protowire import WireFormatError
 from streamproc.live.analysis import LiveAnalysis
 from streamproc.live.batches import decode_batch
 from streamproc.live.logs import configure_logging
@@ -25,8 +28,12 @@ from streamproc.live.settings import Settings
 _MIN_TICK_S = 0.005
 _FULL_COLLECTION_EVERY = 100  # second-generation collections between full ones (CPython's default: 10)
 _PR_SET_PDEATHSIG = 1
-#: On the data pipe, a mark that everything sent before it was taken in (the pipe's end stops the worker).
+#: On the data pipe, besides batches (MessagePack arrays): a mark that everything sent before it was taken
+#: in; a routed request to decode and hold; the commit or abort of one (the pipe's end stops the worker).
 SYNC = b"\x00"
+ROUTED = b"R"
+COMMIT = b"C"
+ABORT = b"A"
 _SYNC_TIMEOUT_S = 60.0
 
 
@@ -69,8 +76,11 @@ def worker_settings(settings: Settings, workers: int) -> Settings:
     )
 
 
-def worker_main(index: int, settings: Settings, data: Connection, control: Connection, parent: int) -> None:
-    """A worker: spans from `data` into its analysis; reads answered on `control`."""
+def worker_main(  # noqa: PLR0917 - the process's arguments, in the order the pool passes them
+    index: int, settings: Settings, data: Connection, control: Connection, replies: Connection, parent: int
+) -> None:
+    """A worker: spans from `data` into its analysis; reads answered on `control`; routed requests
+    decoded and answered on `replies`, taken in when the receiving process commits them."""
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the receiving process
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
@@ -89,22 +99,46 @@ def worker_main(index: int, settings: Settings, data: Connection, control: Conne
     synced = threading.Event()
     threading.Thread(target=_answer_reads, args=(analysis, control, synced), daemon=True).start()
     log = structlog.get_logger().bind(worker=index)
+    pending: dict[bytes, tuple[str, DecodeResult]] = {}  # decoded routed requests awaiting commit
     while True:
         try:
             blob = data.recv_bytes()
         except (EOFError, OSError):
             break
-        if blob == SYNC:  # every batch sent before it is in: a drain may go ahead
+        kind = blob[:1]
+        if kind == SYNC:  # every batch sent before it is in: a drain may go ahead
             synced.set()
-            continue
-        try:
-            transport, result = decode_batch(blob)
-        except Exception:  # a bug, not an input: the receiving process made the batch
-            log.exception("batch_undecodable", size=len(blob))
-            continue
-        analysis.pipeline.ingest(result, transport)
+        elif kind == ROUTED:
+            _decode_routed(blob, pending, replies)
+        elif kind == COMMIT:
+            entry = pending.pop(blob[1:9], None)
+            if entry is not None:
+                analysis.pipeline.ingest(entry[1], entry[0])
+        elif kind == ABORT:
+            pending.pop(blob[1:9], None)
+        else:
+            try:
+                transport, result = decode_batch(blob)
+            except Exception:  # a bug, not an input: the receiving process made the batch
+                log.exception("batch_undecodable", size=len(blob))
+                continue
+            analysis.pipeline.ingest(result, transport)
     stop.set()
     ticker.join(timeout=5)
+
+
+def _decode_routed(blob: bytes, pending: dict[bytes, tuple[str, DecodeResult]], replies: Connection) -> None:
+    """A routed request (`ROUTED`, its 8-byte id, its transport's length and name, its bytes): decoded
+    and held; the answer is the spans it holds and the skipped ones, or why it does not decode."""
+    key, size = blob[1:9], blob[9]
+    transport = blob[10 : 10 + size].decode()
+    try:
+        result = decode_request(blob[10 + size :])
+    except WireFormatError as exc:
+        replies.send((key, str(exc), 0, []))
+        return
+    pending[key] = (transport, result)
+    replies.send((key, None, len(result.spans) + len(result.skipped), result.skipped))
 
 
 def _answer_reads(analysis: LiveAnalysis, control: Connection, synced: threading.Event) -> None:

@@ -1,33 +1,25 @@
 """Worker processes (DESIGN section 9): `serve --workers N` with N > 1.
 
-The receiving process decodes every request (its answer, partial success included, is the one process's
-answer) and sends each worker the spans of the traces it owns, chosen by trace id (`batches.partition`),
-over a pipe. Each worker runs the whole live analysis of one process (`LiveAnalysis`: assembler, analyzers,
-metrics, report windows, retained traces) on its traces, with its own completion ticker; its bounds are the
-configured ones divided among the workers, so the host's memory stays as configured.
-
-Reads ask every worker over a second pipe and merge what they answer: metric families summed sample by
-sample (histogram buckets too; an exemplar kept per bucket), report windows' buckets and diagnosis
-statistics merged as the batch path merges suites, retained traces put together. A scrape's counters
-never go down: a worker's last scraped families stay counted after it dies, and each counter is shown at
-least at the value shown before.
-
-A worker that dies is replaced; the replacement is counted (`streamproc_worker_restarts_total`), and the
-spans it held or had not yet confirmed as received count as dropped (`worker_lost`), logged once per death.
-Workers ignore SIGINT and SIGTERM (the receiving process drains them), die with the receiving process
-(PR_SET_PDEATHSIG, and the end of their pipe), and are stopped and joined, or killed, at shutdown.
+Each worker runs the live analysis of one process (`LiveAnalysis`, with its own ticker and 1/N of the
+bounds) on the traces it owns, chosen by trace id. A protobuf request is split by trace id at the byte
+level (`decode.otlp_route`); each worker decodes its share and answers; then every worker takes its share
+in, or none does (a share that does not decode refuses the request whole, as one process would). JSON
+bodies, and every request in the pure build, are decoded here and sent as batches (`batches`). Reads ask
+every worker and merge (`pool_reads`, `merge`). A worker that dies is replaced, counted
+(`streamproc_worker_restarts_total`) and logged once; the spans it held or had not confirmed count as
+dropped (`worker_lost`). Workers ignore SIGINT and SIGTERM (the server drains them) and die with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import multiprocessing
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -36,22 +28,23 @@ import structlog
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from streamproc.analyze.diagnosis import DiagnosisStats
-from streamproc.analyze.filters import TraceFilter
 from streamproc.analyze.suite import AnalysisOptions
 from streamproc.decode.common import DecodeResult
+from streamproc.decode.otlp_request import DECODER, decode_request
+from streamproc.decode.otlp_route import route_request
+from streamproc.decode.otlp_wire import count_spans
+from streamproc.decode.protowire import WireFormatError
 from streamproc.errors import Unavailable, WorkerError
-from streamproc.live.analysis import AnalysisReads
 from streamproc.live.assembler import AssemblerLimits
 from streamproc.live.batches import encode_batch, partition
 from streamproc.live.merge import merge_families, merge_stats, retired, sum_retained
-from streamproc.live.metrics import Scrape, retained_metrics, self_metrics
+from streamproc.live.metrics import Scrape
 from streamproc.live.pipeline import LivePipeline, PipelineStats
-from streamproc.live.retained import RetainedTrace
+from streamproc.live.pool_reads import PoolCollector, PoolReads
 from streamproc.live.settings import Settings
-from streamproc.live.windows import WindowSnapshot, WindowsState
-from streamproc.live.worker_process import SYNC, worker_main, worker_settings
-from streamproc.units import seconds_to_ns
+from streamproc.live.windows import WindowsState
+from streamproc.live.worker_process import ABORT, COMMIT, ROUTED, SYNC, worker_main, worker_settings
+from streamproc.model import SkippedSpan
 
 T = TypeVar("T")
 
@@ -67,11 +60,14 @@ _REFRESH_EVERY_S = 5.0  # and refreshes what it would keep of one that dies
 class _Worker:
     """One worker process as the receiving process sees it."""
 
-    def __init__(self, index: int, process: BaseProcess, data: Connection, control: Connection) -> None:
+    def __init__(
+        self, index: int, process: BaseProcess, data: Connection, control: Connection, replies: Connection
+    ) -> None:
         self.index = index
         self.process = process
         self.data = data
         self.control = control
+        self.replies = replies
         self.send_lock = threading.Lock()
         self.control_lock = threading.Lock()
         self.sent: Counter[str] = Counter()  # spans sent (skipped ones too), by transport
@@ -80,7 +76,28 @@ class _Worker:
         self.failed = False
 
 
-class WorkerPool(AnalysisReads):
+class _Waiter:
+    """One routed request's answers from the workers it went to (by slot)."""
+
+    def __init__(self, slots: list[int]) -> None:
+        self.slots = set(slots)
+        self.answers: dict[int, tuple[str | None, int, list[SkippedSpan]]] = {}
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.failed = False
+
+    def answer(self, slot: int, error: str | None, spans: int, skipped: list[SkippedSpan]) -> None:
+        with self.lock:
+            self.answers[slot] = (error, spans, skipped)
+            if len(self.answers) >= len(self.slots):
+                self.done.set()
+
+    def fail(self) -> None:
+        self.failed = True
+        self.done.set()
+
+
+class WorkerPool(PoolReads):
     """`serve --workers N`: the receivers' intake and every read, over N worker processes."""
 
     def __init__(self, settings: Settings, workers: int) -> None:
@@ -94,8 +111,9 @@ class WorkerPool(AnalysisReads):
         self._retired_families: list[Metric] = []
         self._restarts = 0
         self._lost_in_flight: Counter[str] = Counter()  # spans for a worker found dead, by transport
-        self._floor: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-        self._floor_lock = threading.Lock()
+        self._waiters: dict[bytes, _Waiter] = {}
+        self._ids = itertools.count()
+        self._route = DECODER == "wire"  # split the bytes where the wire decoder is compiled
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="worker-watcher", daemon=True)
         self._log = structlog.get_logger()
@@ -113,16 +131,37 @@ class WorkerPool(AnalysisReads):
     def _spawn(self, index: int) -> _Worker:
         data_reader, data_writer = self._context.Pipe(duplex=False)  # the worker reads, this process writes
         control_here, control_there = self._context.Pipe()
+        replies_reader, replies_writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=worker_main,
-            args=(index, self._share, data_reader, control_there, os.getpid()),
+            args=(index, self._share, data_reader, control_there, replies_writer, os.getpid()),
             name=f"streamproc-worker-{index}",
             daemon=True,
         )
         process.start()
         data_reader.close()
         control_there.close()
-        return _Worker(index, process, data_writer, control_here)
+        replies_writer.close()
+        worker = _Worker(index, process, data_writer, control_here, replies_reader)
+        threading.Thread(
+            target=self._read_replies, args=(worker,), name=f"worker-{index}-replies", daemon=True
+        ).start()
+        return worker
+
+    def _read_replies(self, worker: _Worker) -> None:
+        """Hand each answer to a routed request to its waiter; when the worker is gone, fail the waiters
+        still expecting it."""
+        while True:
+            try:
+                key, error, spans, skipped = worker.replies.recv()
+            except (EOFError, OSError):
+                break
+            waiter = self._waiters.get(key)
+            if waiter is not None:
+                waiter.answer(worker.index, error, spans, skipped)
+        for waiter in list(self._waiters.values()):
+            if worker.index in waiter.slots and worker.index not in waiter.answers:
+                waiter.fail()
 
     def _await_ready(self, worker: _Worker) -> None:
         if not worker.control.poll(_READY_TIMEOUT_S):
@@ -157,6 +196,7 @@ class WorkerPool(AnalysisReads):
                 worker.process.kill()
                 worker.process.join(1.0)
             worker.control.close()
+            worker.replies.close()
 
     def pids(self) -> list[int]:
         return [worker.process.pid or 0 for worker in self._workers]
@@ -171,6 +211,73 @@ class WorkerPool(AnalysisReads):
                 self._send(
                     worker, encode_batch(transport, spans, skipped), len(spans) + len(skipped), transport
                 )
+
+    def ingest_request(self, raw: bytes, transport: str = "grpc") -> DecodeResult:
+        """An OTLP protobuf request: split by trace id at the byte level, each share decoded by the worker
+        that owns it, then taken in by all of them or by none (a share that does not decode refuses the
+        whole request, as one process would). Returns the skipped spans for partial success. The pure
+        build decodes here instead (its wire decoder is slower than the runtime)."""
+        if not self._route:
+            result = decode_request(raw)
+            self.ingest(result, transport)
+            return result
+        shares = route_request(raw, self.count)
+        slots = [slot for slot, share in enumerate(shares) if share]
+        if not slots:
+            return DecodeResult()
+        key = next(self._ids).to_bytes(8, "big")
+        waiter = _Waiter(slots)
+        targets = {slot: self._workers[slot] for slot in slots}
+        self._waiters[key] = waiter
+        try:
+            label = bytes([len(transport)]) + transport.encode()
+            for slot, worker in targets.items():
+                if not self._write(worker, ROUTED + key + label + shares[slot]):
+                    waiter.fail()
+            if not waiter.done.wait(_ANSWER_TIMEOUT_S):
+                waiter.fail()
+        finally:
+            del self._waiters[key]
+        return self._settle(key, waiter, targets, raw, transport)
+
+    def _settle(
+        self, key: bytes, waiter: _Waiter, targets: dict[int, _Worker], raw: bytes, transport: str
+    ) -> DecodeResult:
+        """Commit a routed request in every worker, or abort it in those that took it."""
+        answers = dict(waiter.answers)
+        problems = [error for error, _, _ in answers.values() if error]
+        if waiter.failed or problems:
+            for slot, (error, _, _) in answers.items():
+                if error is None:
+                    self._write(targets[slot], ABORT + key)
+            if problems:
+                raise WireFormatError(problems[0])
+            self._intake.refuse(count_spans(raw), "worker_restart", transport)
+            raise Unavailable("worker_restart", "a worker process is being replaced; retry")
+        skipped: list[SkippedSpan] = []
+        for slot, worker in targets.items():
+            _, spans, skips = answers[slot]
+            with worker.send_lock:
+                if self._write_locked(worker, COMMIT + key):
+                    worker.sent[transport] += spans
+                else:  # died between its answer and the commit: lost with it
+                    self._lost_in_flight[transport] += spans
+            skipped.extend(skips)
+        return DecodeResult([], skipped)
+
+    def _write(self, worker: _Worker, blob: bytes) -> bool:
+        with worker.send_lock:
+            return self._write_locked(worker, blob)
+
+    def _write_locked(self, worker: _Worker, blob: bytes) -> bool:
+        if worker.failed:
+            return False
+        try:
+            worker.data.send_bytes(blob)
+        except OSError:
+            worker.failed = True  # the watcher replaces it
+            return False
+        return True
 
     def _send(self, worker: _Worker, blob: bytes, spans: int, transport: str) -> None:
         with worker.send_lock:
@@ -235,6 +342,7 @@ class WorkerPool(AnalysisReads):
             )
             worker.data.close()
             worker.control.close()
+            worker.replies.close()
             replacement = self._spawn(worker.index)
             try:
                 self._await_ready(replacement)
@@ -293,7 +401,11 @@ class WorkerPool(AnalysisReads):
         return dataclasses.replace(merged, workers=self.count, worker_restarts=self._restarts)
 
     def collector(self) -> Collector:
-        return _PoolCollector(self)
+        return PoolCollector(self.scrape, self.stats)
+
+    def _ask_owner(self, trace_id: bytes, name: str, args: tuple[Any, ...]) -> Any:
+        ok, value = self._ask(self._workers[hash(trace_id) % self.count], name, args)
+        return value if ok else None
 
     def scrape(self) -> Scrape:
         scrapes = self._scrapes()
@@ -306,79 +418,3 @@ class WorkerPool(AnalysisReads):
             else WindowsState(0, 0, 0),
             sum_retained([s.retained for s in scrapes]),
         )
-
-    def never_lower(self, families: list[Metric]) -> list[Metric]:
-        """Counters and histograms shown at least at the value shown before (see the module's text)."""
-        with self._floor_lock:
-            for family in families:
-                if family.type not in ("counter", "histogram"):
-                    continue
-                kept = []
-                for sample in family.samples:
-                    key = (sample.name, tuple(sorted(sample.labels.items())))
-                    value = max(sample.value, self._floor.get(key, 0.0))
-                    self._floor[key] = value
-                    kept.append(sample._replace(value=value))
-                family.samples = kept
-        return families
-
-    @property
-    def retention_ns(self) -> int:
-        return seconds_to_ns(self.settings.report_retention)
-
-    def wall_ns(self) -> int:
-        return time.time_ns()
-
-    def window_snapshot(self, *, window_ns: int, rules: TraceFilter | None) -> WindowSnapshot:
-        parts: list[WindowSnapshot] = [
-            s for s in self._ask_all("window", (window_ns, rules), default=None) if s is not None
-        ]
-        if not parts:
-            raise Unavailable("workers", "no worker process answered; try again")
-        first = parts[0]
-        recent = None if first.recent is None else [tree for part in parts for tree in part.recent or ()]
-        return WindowSnapshot(
-            first.options,
-            [bucket for part in parts for bucket in part.buckets],
-            recent,
-            first.asked_ns,
-            first.window_ns,
-            max(part.now_ns for part in parts),
-            first.rules,
-            all(part.complete for part in parts),
-        )
-
-    def diagnosis_sides(
-        self, *, window_ns: int, baseline_ns: int
-    ) -> tuple[int, DiagnosisStats, DiagnosisStats]:
-        before, after, now = DiagnosisStats(), DiagnosisStats(), 0
-        for part in self._ask_all("diagnosis", (window_ns, baseline_ns), default=None):
-            if part is not None:
-                now = max(now, part[0])
-                before.merge(part[1])
-                after.merge(part[2])
-        return now or self.wall_ns(), before, after
-
-    def retained_snapshot(self) -> list[RetainedTrace]:
-        parts: list[list[RetainedTrace]] = self._ask_all("retained", (), default=[])
-        entries = [entry for part in parts for entry in part]
-        return sorted(entries, key=lambda entry: entry.completed_ns)
-
-    def retained_trace(self, trace_id: bytes) -> RetainedTrace | None:
-        ok, value = self._ask(self._workers[hash(trace_id) % self.count], "trace", (trace_id,))
-        return value if ok else None
-
-
-class _PoolCollector(Collector):
-    def __init__(self, pool: WorkerPool) -> None:
-        self._pool = pool
-
-    def collect(self) -> Iterator[Metric]:
-        pool = self._pool
-        scrape = pool.scrape()
-        families = [
-            *scrape.families,
-            *self_metrics(pool.stats(), scrape.overflow, scrape.windows),
-            *retained_metrics(scrape.retained),
-        ]
-        yield from pool.never_lower(families)
