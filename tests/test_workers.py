@@ -28,12 +28,13 @@ from streamproc.live.merge import merge_families
 from streamproc.live.settings import Settings
 from streamproc.live.worker_process import worker_settings
 from streamproc.live.workers import WorkerPool
-from streamproc.tools.encode import otlp_request
+from streamproc.tools.encode import encode, otlp_request
 from streamproc.tools.generate import Scenario
 from streamproc.tools.send import send_traces
 from tests.builders import span, trace_id
 from tests.cli import report_json
 from tests.live import assert_report_equals_batch, http_get, report, samples, start_service, value, wait_for
+from tests.test_http_receiver import JSON, PROTOBUF, post
 from tests.test_receiver import export
 
 
@@ -102,6 +103,24 @@ def test_partial_success_and_drops_are_counted_in_the_pool():
             export(service, b"\xff\xfe not a protobuf")
         assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert value(samples(service), "streamproc_requests_undecodable_total", transport="grpc") == 1
+    finally:
+        service.shutdown()
+
+
+def test_otlp_http_json_and_protobuf_reach_the_workers(scenario_traces):
+    """OTLP/HTTP into two workers: a JSON body (decoded by the receiving process, sent as batches) and a
+    protobuf body (split by trace id) are both analyzed, counted under transport http."""
+    service = start_service(workers=2)
+    try:
+        traces = scenario_traces[Scenario.HEALTHY][:40]
+        half = len(traces) // 2
+        as_json = encode(traces[:half], Format.OTLP_JSON)
+        as_protobuf = otlp_request([s for t in traces[half:] for s in t.spans]).SerializeToString()
+        assert post(service, as_json, JSON)[0] == 200
+        assert post(service, as_protobuf, PROTOBUF)[0] == 200
+        wait_for(lambda: _total(samples(service), "trace_total") == len(traces))
+        spans = sum(len(t.spans) for t in traces)
+        assert value(samples(service), "streamproc_spans_received_total", transport="http") == spans
     finally:
         service.shutdown()
 
