@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from prometheus_client.metrics_core import Metric
@@ -45,8 +45,6 @@ from streamproc.live.settings import Settings
 from streamproc.live.windows import WindowsState
 from streamproc.live.worker_process import ABORT, COMMIT, ROUTED, SYNC, worker_main, worker_settings
 from streamproc.model import SkippedSpan
-
-T = TypeVar("T")
 
 _READY_TIMEOUT_S = 60.0  # a worker's start: importing, then building its analysis
 _ANSWER_TIMEOUT_S = 30.0  # a worker's answer to a read
@@ -257,11 +255,7 @@ class WorkerPool(PoolReads):
         skipped: list[SkippedSpan] = []
         for slot, worker in targets.items():
             _, spans, skips = answers[slot]
-            with worker.send_lock:
-                if self._write_locked(worker, COMMIT + key):
-                    worker.sent[transport] += spans
-                else:  # died between its answer and the commit: lost with it
-                    self._lost_in_flight[transport] += spans
+            self._send(worker, COMMIT + key, spans, transport)  # died since its answer: lost with it
             skipped.extend(skips)
         return DecodeResult([], skipped)
 
@@ -280,15 +274,13 @@ class WorkerPool(PoolReads):
         return True
 
     def _send(self, worker: _Worker, blob: bytes, spans: int, transport: str) -> None:
+        """`blob` to the worker, its `spans` counted as sent to it, or as lost if it is dead (in both cases
+        the watcher's replacement accounts for them: received, then dropped as worker_lost)."""
         with worker.send_lock:
-            if worker.failed:  # replaced, or about to be: these spans are lost with it
+            if self._write_locked(worker, blob):
+                worker.sent[transport] += spans
+            else:
                 self._lost_in_flight[transport] += spans
-                return
-            worker.sent[transport] += spans  # a broken pipe below: lost with the worker, counted then
-            try:
-                worker.data.send_bytes(blob)
-            except OSError:
-                worker.failed = True  # the watcher replaces it and counts what it lost
 
     def ingest_undecodable(self, transport: str = "grpc") -> None:
         self._intake.ingest_undecodable(transport)
@@ -367,7 +359,7 @@ class WorkerPool(PoolReads):
                 return False, None
         return status == "ok", value
 
-    def _ask_all(self, name: str, args: tuple[Any, ...], *, default: T) -> list[Any]:
+    def _ask_all(self, name: str, args: tuple[Any, ...], *, default: Any) -> list[Any]:
         answers: list[Any] = []
         for worker in list(self._workers):
             ok, value = self._ask(worker, name, args)
