@@ -35,22 +35,29 @@ class CriticalSection(NamedTuple):
     end_ns: int
 
 
+#: The tuple's own constructor: a CriticalSection without its generated __new__ (half the cost).
+_NEW_TUPLE = tuple.__new__
+
+
 def critical_path(tree: TraceTree) -> list[CriticalSection]:
     """The critical path sections of every root's fragment, in time order within each root."""
     sections: list[CriticalSection] = []
+    count = len(tree.spans)
+    low, high = [0] * count, [0] * count  # each span's clamped interval, set parents first
     for root in tree.roots:
-        sections.extend(_root_path(tree, root))
+        sections.extend(_root_path(tree, root, low, high))
     return sections
 
 
-def _clamped_children(tree: TraceTree, root: int) -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
+def _clamped_children(tree: TraceTree, root: int, low: list[int], high: list[int]) -> dict[int, list[int]]:
+    """Clamp the spans under `root` into `low` and `high`; the children kept per span, in walk order."""
     spans = tree.spans
-    bounds = {root: (spans[root].start_ns, spans[root].end_ns)}
+    low[root], high[root] = spans[root].start_ns, spans[root].end_ns
     kept: dict[int, list[int]] = {}
     stack = [root]
     while stack:
         parent = stack.pop()
-        low, high = bounds[parent]
+        floor, ceiling = low[parent], high[parent]
         producer = spans[parent].kind is SpanKind.PRODUCER
         chosen = []
         for child in tree.children[parent]:
@@ -58,44 +65,47 @@ def _clamped_children(tree: TraceTree, root: int) -> tuple[dict[int, tuple[int, 
             if producer and span.kind is SpanKind.CONSUMER:
                 continue
             start, end = span.start_ns, span.end_ns
-            if end < low or start > high:
+            if end < floor or start > ceiling:
                 continue
             # Comparisons, not max()/min(): this runs for every span of every trace.
-            bounds[child] = (start if start > low else low, end if end < high else high)
+            low[child] = start if start > floor else floor
+            high[child] = end if end < ceiling else ceiling
             chosen.append(child)
             stack.append(child)
         if chosen:
             if len(chosen) > 1:
-                chosen.sort(key=lambda c: (-bounds[c][1], bounds[c][0], spans[c].span_id))
+                chosen.sort(key=lambda c: (-high[c], low[c], spans[c].span_id))
             kept[parent] = chosen
-    return bounds, kept
+    return kept
 
 
-def _root_path(tree: TraceTree, root: int) -> list[CriticalSection]:
-    bounds, kept = _clamped_children(tree, root)
+def _root_path(tree: TraceTree, root: int, low: list[int], high: list[int]) -> list[CriticalSection]:
+    kept = _clamped_children(tree, root, low, high)
     reversed_sections: list[CriticalSection] = []
-    cursor: dict[int, int] = {}
-    frames = [[root, bounds[root][1]]]  # [span, current point]
-    while frames:
-        frame = frames[-1]
-        node, point = frame
-        candidates = kept.get(node, ())
-        position = cursor.get(node, 0)
-        while position < len(candidates) and bounds[candidates[position]][1] > point:
-            position += 1
-        if position < len(candidates):
+    cursor = [0] * len(tree.spans)
+    nodes, points = [root], [high[root]]  # the walk's stack: a span, and its current point
+    while nodes:
+        node, point = nodes[-1], points[-1]
+        candidates = kept.get(node)
+        position = cursor[node]
+        if candidates is not None:
+            while position < len(candidates) and high[candidates[position]] > point:
+                position += 1
+        if candidates is not None and position < len(candidates):
             child = candidates[position]
             cursor[node] = position + 1
-            child_start, child_end = bounds[child]
+            child_start, child_end = low[child], high[child]
             if point > child_end:
-                reversed_sections.append(CriticalSection(node, child_end, point))
-            frame[1] = child_start
-            frames.append([child, child_end])
+                reversed_sections.append(_NEW_TUPLE(CriticalSection, (node, child_end, point)))
+            points[-1] = child_start
+            nodes.append(child)
+            points.append(child_end)
         else:
-            start = bounds[node][0]
+            start = low[node]
             if point > start:
-                reversed_sections.append(CriticalSection(node, start, point))
-            frames.pop()
+                reversed_sections.append(_NEW_TUPLE(CriticalSection, (node, start, point)))
+            nodes.pop()
+            points.pop()
     reversed_sections.reverse()
     return reversed_sections
 

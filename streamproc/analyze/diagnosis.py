@@ -76,8 +76,9 @@ class DiagnosisStats:
         self.traces = 0
         self.duration_ns = 0
         self.ops: dict[OpKey, OpStats] = {}  # where time and errors were counted
-        self.calls: Counter[OpKey] = Counter()  # spans per operation
-        self.children: Counter[tuple[OpKey, OpKey]] = Counter()  # (parent op, child op) -> calls
+        # Plain dicts counted in loops: Counter.update is interpreted code, called twice per trace.
+        self.calls: dict[OpKey, int] = {}  # spans per operation
+        self.children: dict[tuple[OpKey, OpKey], int] = {}  # (parent op, child op) -> calls
         self.links: set[tuple[str, str]] = set()  # (caller, callee) services, uninstrumented peers included
 
     def observe(
@@ -89,16 +90,18 @@ class DiagnosisStats:
         children = tree.children
         keys: list[OpKey] = [(span.service, span.name) for span in spans]
         ops, links = self.ops, self.links
-        pairs: list[tuple[OpKey, OpKey]] = []
+        calls, pairs = self.calls, self.children
         for index, span in enumerate(spans):
             key = where = keys[index]
+            calls[key] = calls.get(key, 0) + 1
             kids = children[index]
             if kids:
                 service = key[0]
                 local = False
                 for kid in kids:
                     kid_key = keys[kid]
-                    pairs.append((key, kid_key))
+                    pair = (key, kid_key)
+                    pairs[pair] = pairs.get(pair, 0) + 1
                     if kid_key[0] == service:
                         local = True
                     else:
@@ -117,8 +120,6 @@ class DiagnosisStats:
             stats.self_sq_ns += own * own
         if error_classes:
             self._observe_errors(tree, keys, error_classes)
-        self.calls.update(keys)
-        self.children.update(pairs)
 
     def _observe_errors(
         self, tree: TraceTree, keys: list[OpKey], error_classes: list[tuple[int, ErrorClass]]
@@ -128,7 +129,9 @@ class DiagnosisStats:
                 span = tree.spans[index]
                 peer = virtual_peer(span) if not tree.children[index] and span.kind in _CALLERS else None
                 where = (peer[0], span.name) if peer is not None else keys[index]
-                stats = self.ops.setdefault(where, OpStats())
+                stats = self.ops.get(where)
+                if stats is None:
+                    stats = self.ops[where] = OpStats()
                 stats.originating += 1
                 stats.messages[error_message(span)] += 1
 
@@ -137,8 +140,10 @@ class DiagnosisStats:
         self.duration_ns += other.duration_ns
         for key, stats in other.ops.items():
             self.ops.setdefault(key, OpStats()).merge(stats)
-        self.calls.update(other.calls)
-        self.children.update(other.children)
+        for key, count in other.calls.items():
+            self.calls[key] = self.calls.get(key, 0) + count
+        for pair, count in other.children.items():
+            self.children[pair] = self.children.get(pair, 0) + count
         self.links |= other.links
 
 
@@ -273,12 +278,12 @@ def _structure_channel(
     changes: list[tuple[OpKey, OpKey, float, float]] = []
     for pair in sorted(set(baseline.children) | set(current.children)):
         parent = pair[0]
-        b_calls, c_calls = baseline.calls[parent], current.calls[parent]
+        b_calls, c_calls = baseline.calls.get(parent, 0), current.calls.get(parent, 0)
         if not b_calls or not c_calls:
             continue  # the parent itself appeared or vanished: its own parent's change says so
-        before = baseline.children[pair] / b_calls
-        after = current.children[pair] / c_calls
-        if _structure_z(baseline.children[pair], b_calls, current.children[pair], c_calls) >= _STRUCTURE_Z:
+        b_children, c_children = baseline.children.get(pair, 0), current.children.get(pair, 0)
+        before, after = b_children / b_calls, c_children / c_calls
+        if _structure_z(b_children, b_calls, c_children, c_calls) >= _STRUCTURE_Z:
             changes.append((parent, pair[1], before, after))
     total = sum(abs(a - b) for _, _, b, a in changes)
     if total <= 0:

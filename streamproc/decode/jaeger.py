@@ -46,6 +46,8 @@ _KINDS = {
 }
 
 
+_NEW_TUPLE = tuple.__new__
+
 _DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
 
 
@@ -176,18 +178,22 @@ def _span(
         pairs = [*pairs, *_exception_fields(raw.logs)]
     kind_tag = tags.get("span.kind")
     kind = _KINDS.get(kind_tag) if isinstance(kind_tag, str) else None
-    return Span(  # positional: a NamedTuple builds faster so, and this runs for every span of a file
-        trace_id,
-        span_id,
-        _parent(raw, trace_id, trace_ids, span_ids),
-        service,
-        intern_text(raw.operationName),
-        kind if kind is not None else _KINDS.get(str(kind_tag).lower(), SpanKind.UNSPECIFIED),
-        start_ns,
-        end_ns,
-        status,
-        message,
-        extract_attributes(pairs),
+    # The tuple's own constructor: the same Span as Span(...) without its generated __new__ (half the cost).
+    return _NEW_TUPLE(
+        Span,
+        (
+            trace_id,
+            span_id,
+            _parent(raw, trace_id, trace_ids, span_ids),
+            service,
+            intern_text(raw.operationName),
+            kind if kind is not None else _KINDS.get(str(kind_tag).lower(), SpanKind.UNSPECIFIED),
+            start_ns,
+            end_ns,
+            status,
+            message,
+            extract_attributes(pairs),
+        ),
     )
 
 
