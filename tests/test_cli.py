@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import msgspec
 import pytest
 
 from streamproc.analyze import build_tree
+from streamproc.batch import inputs
 from streamproc.cli import main
 from streamproc.decode import Format
 from streamproc.tools.generate import Scenario
@@ -338,6 +340,34 @@ def test_jobs_must_be_positive(capsys, scenario_files):
     code, _, err = run(capsys, scenario_files[INCIDENT, Format.JAEGER], "--jobs", "0")
     assert code == 2
     assert "--jobs must be at least 1" in err
+
+
+@pytest.mark.parametrize("fmt", [Format.JAEGER, Format.ZIPKIN, Format.OTLP_JSONL], ids=lambda f: f.value)
+def test_a_mapped_input_gives_the_report_of_a_read_one(scenario_files, fmt, monkeypatch):
+    """Large files are mapped into memory instead of read (here every file, the threshold lowered): the
+    Jaeger fast path parses the mapping in workers, the other formats decode a copy; the same report."""
+    code = (
+        "import sys\n"
+        "from streamproc.batch import inputs\n"
+        "from streamproc.cli import analyze_main\n"
+        "inputs.MAP_AT_BYTES = int(sys.argv[1])\n"
+        "sys.exit(analyze_main(sys.argv[2:]))\n"
+    )
+    path = scenario_files[INCIDENT, fmt]
+    monkeypatch.setattr(inputs, "MAP_AT_BYTES", 1)
+    assert isinstance(inputs.map_source(str(path)), mmap.mmap)
+    done = [
+        subprocess.run(
+            [sys.executable, "-c", code, threshold, str(path), "--json", "--jobs", "2"],
+            capture_output=True,
+            check=False,
+        )
+        for threshold in (str(2**62), "1")
+    ]
+    assert done[0].returncode == 0, done[0].stderr
+    assert done[1].returncode == 0, done[1].stderr
+    assert done[1].stdout == done[0].stdout
+    assert msgspec.json.decode(done[0].stdout)["summary"]["trace_count"] == 400
 
 
 def _damaged_jaeger(path, tmp_path, *, split_a_trace=False):

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from streamproc.analyze import AnalysisOptions, AnalysisSuite
 from streamproc.analyze.filters import TraceFilter, filter_trees
 from streamproc.batch.inputs import (
+    Contents,
     InputAccount,
     LoadedTraces,
+    as_bytes,
     collector_paused,
     load_inputs,
-    read_source,
+    map_source,
     require_spans,
     source_name,
 )
@@ -51,7 +53,7 @@ def analyze_inputs(
     options: AnalysisOptions,
     forced: Format | None = None,
     jobs: int | None = None,
-    read: Callable[[str], bytes] = read_source,
+    read: Callable[[str], Contents] = map_source,
     progress: Progress = no_progress,
 ) -> Analyzed:
     """Decode and analyze the inputs (`-` is standard input, read once). `jobs`: processes to use; None
@@ -64,8 +66,12 @@ def analyze_inputs(
             if both is not None:
                 require_spans(both[0])
                 return Analyzed(*both)
-            loaded = load_inputs([name], forced=forced, read=lambda _source: data, progress=progress)
+            loaded = load_inputs(
+                [name], forced=forced, read=lambda _source: as_bytes(data), progress=progress
+            )
         else:
-            loaded = load_inputs(sources, forced=forced, read=read, progress=progress)
+            loaded = load_inputs(
+                sources, forced=forced, read=lambda source: as_bytes(read(source)), progress=progress
+            )
         suite = analyze_trees(filter_trees(loaded.trees, rules), options, progress, jobs=jobs)
         return Analyzed(loaded.account, suite)

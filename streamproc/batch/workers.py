@@ -19,7 +19,7 @@ import msgspec
 
 from streamproc.analyze import AnalysisOptions, AnalysisSuite, TraceTree
 from streamproc.analyze.filters import TraceFilter, filter_trees
-from streamproc.batch.inputs import InputAccount, SourceReport, group_decoded
+from streamproc.batch.inputs import Contents, InputAccount, SourceReport, group_decoded
 from streamproc.batch.pool import (
     PoolError,
     Progress,
@@ -72,7 +72,7 @@ def analyze_trees(
 
 def decode_and_analyze_jaeger(
     source: str,
-    data: bytes,
+    data: Contents,
     rules: TraceFilter,
     options: AnalysisOptions,
     progress: Progress,

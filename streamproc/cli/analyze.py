@@ -17,7 +17,7 @@ from streamproc.analyze.schema import Report
 from streamproc.analyze.suite import ALL_SECTIONS, Section
 from streamproc.batch import MIN_TRACES_PER_WORKER, Analyzed, analyze_inputs
 from streamproc.batch.compare import compare
-from streamproc.batch.inputs import read_source
+from streamproc.batch.inputs import Contents, map_source
 from streamproc.cli.exits import EXIT_OK
 from streamproc.cli.output import progress, write_file
 from streamproc.decode import Format
@@ -216,7 +216,7 @@ def run(argv: Sequence[str], prog: str) -> int:
     args = _parser(prog).parse_args(argv)
     rules, options, sections = _options(args)
 
-    def analyzed(sources: Sequence[str], read: Callable[[str], bytes] = read_source) -> Analyzed:
+    def analyzed(sources: Sequence[str], read: Callable[[str], Contents] = map_source) -> Analyzed:
         forced = Format(args.format) if args.format else None
         return analyze_inputs(
             sources, rules=rules, options=options, forced=forced, jobs=args.jobs, read=read, progress=progress

@@ -15,6 +15,7 @@ typed `Any` so that bad ids, times and names reach the same checks, with the sam
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -76,8 +77,9 @@ def decode_jaeger_document(data: bytes) -> DecodeResult | None:
     return None if traces is None else decode_jaeger_texts(traces)
 
 
-def split_jaeger_document(data: bytes) -> list[msgspec.Raw] | None:
+def split_jaeger_document(data: bytes | mmap.mmap) -> list[msgspec.Raw] | None:
     """The trace objects of valid `{"data": [...]}` JSON, each still as its JSON text; None otherwise.
+    `data` may be a mapped file: the texts then refer into the mapping.
 
     Finding where each trace object starts and ends costs a fraction of parsing them (0.35 s for 624 MB),
     so the objects can be parsed and decoded in separate processes.
