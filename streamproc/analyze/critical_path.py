@@ -23,7 +23,7 @@ from typing import NamedTuple
 from streamproc.analyze.schema import CriticalPath, CriticalPathShare
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
-from streamproc.model import SpanKind, span_id_hex
+from streamproc.model import SpanKind, new_tuple, span_id_hex
 from streamproc.units import ms
 
 OperationKey = tuple[str, str]
@@ -33,10 +33,6 @@ class CriticalSection(NamedTuple):
     span: int  # index into the tree's spans
     start_ns: int
     end_ns: int
-
-
-#: The tuple's own constructor: a CriticalSection without its generated __new__ (half the cost).
-_NEW_TUPLE = tuple.__new__
 
 
 def critical_path(tree: TraceTree) -> list[CriticalSection]:
@@ -96,14 +92,14 @@ def _root_path(tree: TraceTree, root: int, low: list[int], high: list[int]) -> l
             cursor[node] = position + 1
             child_start, child_end = low[child], high[child]
             if point > child_end:
-                reversed_sections.append(_NEW_TUPLE(CriticalSection, (node, child_end, point)))
+                reversed_sections.append(new_tuple(CriticalSection, (node, child_end, point)))
             points[-1] = child_start
             nodes.append(child)
             points.append(child_end)
         else:
             start = low[node]
             if point > start:
-                reversed_sections.append(_NEW_TUPLE(CriticalSection, (node, start, point)))
+                reversed_sections.append(new_tuple(CriticalSection, (node, start, point)))
             nodes.pop()
             points.pop()
     reversed_sections.reverse()

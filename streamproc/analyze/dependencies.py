@@ -25,7 +25,7 @@ from streamproc.analyze.histogram import EDGE_PER_DECADE, add_counts, grid_index
 from streamproc.analyze.schema import Dependencies
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
-from streamproc.model import Span, SpanKind
+from streamproc.model import Span, SpanKind, StatusCode, new_tuple
 from streamproc.units import NS_PER_MS
 
 _CALLERS = (SpanKind.CLIENT, SpanKind.PRODUCER)
@@ -86,20 +86,26 @@ def find_calls(tree: TraceTree) -> list[Call]:
                 continue
             crossed = True
             messaging = span.kind in _MESSAGING or callee.kind in _MESSAGING
+            failed = span.status is StatusCode.ERROR or callee.status is StatusCode.ERROR
             calls.append(
-                Call(
-                    span.service,
-                    callee.service,
-                    "messaging_system" if messaging else "",
-                    span.is_error or callee.is_error,
-                    span.duration_ns,
-                    callee.duration_ns,
+                new_tuple(
+                    Call,
+                    (
+                        span.service,
+                        callee.service,
+                        "messaging_system" if messaging else "",
+                        failed,
+                        span.end_ns - span.start_ns,
+                        callee.end_ns - callee.start_ns,
+                    ),
                 )
             )
         if not crossed and span.kind in _CALLERS:
             peer = virtual_peer(span)
             if peer is not None:
-                calls.append(Call(span.service, peer[0], peer[1], span.is_error, span.duration_ns, 0))
+                failed = span.status is StatusCode.ERROR
+                call = (span.service, peer[0], peer[1], failed, span.end_ns - span.start_ns, 0)
+                calls.append(new_tuple(Call, call))
     return calls
 
 
@@ -127,7 +133,7 @@ class DependencyAnalyzer:
                 service = self.services[span.service] = ServiceCalls()
             if span.kind in _ENTRIES or index in roots:
                 service.calls += 1
-                service.errors += span.is_error
+                service.errors += span.status is StatusCode.ERROR
                 service.duration_ns += span.end_ns - span.start_ns
 
     def merge(self, other: DependencyAnalyzer) -> None:

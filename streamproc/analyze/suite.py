@@ -21,7 +21,7 @@ from streamproc.analyze.insights import Insight, InsightAnalyzer, InsightOptions
 from streamproc.analyze.schema import Report
 from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
 from streamproc.analyze.tree import TraceTree, build_tree
-from streamproc.model import Trace
+from streamproc.model import Trace, new_tuple
 from streamproc.pickling import frozen_reduce
 
 
@@ -73,16 +73,17 @@ class TraceFindings(NamedTuple):
 def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
     sections = critical_path(tree)
     self_ns = tree.self_times()
-    return TraceFindings(
-        tree=tree,
-        bottlenecks=find_bottlenecks(tree, self_ns, options.bottleneck_threshold_pct),
-        critical_ns=critical_time_per_span(sections),
-        critical_sections=sections,
-        error_classes=classify(tree),
-        calls=find_calls(tree),
-        insights=find_insights(tree, options.insights),
-        self_ns=self_ns,
+    fields = (
+        tree,
+        find_bottlenecks(tree, self_ns, options.bottleneck_threshold_pct),
+        critical_time_per_span(sections),
+        sections,
+        classify(tree),
+        find_calls(tree),
+        find_insights(tree, options.insights),
+        self_ns,
     )
+    return new_tuple(TraceFindings, fields)  # every field, in order
 
 
 class AnalysisSuite:

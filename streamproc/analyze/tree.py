@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from streamproc.model import Span, Trace
+from streamproc.model import Span, Trace, new_tuple
 
 
 class TraceTree(NamedTuple):
@@ -113,17 +113,18 @@ def build_tree(trace: Trace) -> TraceTree:
         malformed = True
     if len(roots) > 1:
         roots.sort(key=lambda i: (spans[i].start_ns, spans[i].parent_span_id != b"", spans[i].span_id))
-    return TraceTree(
-        trace_id=trace.trace_id,
-        spans=spans,
-        children=tuple(tuple(kids) for kids in children),
-        roots=tuple(roots),
-        start_ns=start,
-        end_ns=end,
-        error_span_count=errors,
-        partial=trace.partial,
-        malformed=malformed,
+    fields = (
+        trace.trace_id,
+        spans,
+        tuple([tuple(kids) for kids in children]),
+        tuple(roots),
+        start,
+        end,
+        errors,
+        trace.partial,
+        malformed,
     )
+    return new_tuple(TraceTree, fields)  # every field, in order
 
 
 def _reachable(roots: list[int], children: list[list[int]]) -> int:

@@ -35,7 +35,7 @@ from streamproc.decode.common import (
     to_int,
 )
 from streamproc.decode.jaeger_structs import SPLIT_DOCUMENT, TRACE, JaegerLog, JaegerSpan
-from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode, new_tuple
 from streamproc.units import NS_PER_US
 
 _KINDS = {
@@ -46,8 +46,6 @@ _KINDS = {
     "internal": SpanKind.INTERNAL,
 }
 
-
-_NEW_TUPLE = tuple.__new__
 
 _DATA_FIRST = re.compile(rb'\s*\{\s*"data"\s*:')
 
@@ -180,8 +178,7 @@ def _span(
         pairs = [*pairs, *_exception_fields(raw.logs)]
     kind_tag = tags.get("span.kind")
     kind = _KINDS.get(kind_tag) if isinstance(kind_tag, str) else None
-    # The tuple's own constructor: the same Span as Span(...) without its generated __new__ (half the cost).
-    return _NEW_TUPLE(
+    return new_tuple(
         Span,
         (
             trace_id,

@@ -14,7 +14,7 @@ import sys
 import msgspec
 
 from streamproc.decode.common import DecodeResult, share_attributes
-from streamproc.model import SkippedSpan, SkipReason, Span, SpanKind, StatusCode
+from streamproc.model import SkippedSpan, SkipReason, Span, SpanKind, StatusCode, new_tuple
 
 #: A span as the batch holds it: Span's fields in order, kind and status as their numbers.
 _Row = tuple[bytes, bytes, bytes, str, str, int, int, int, int, str, tuple[str | None, ...]]
@@ -23,7 +23,6 @@ _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(tuple[str, list[_Row], list[_Skip]])
 _KINDS = tuple(SpanKind)
 _CODES = tuple(StatusCode)
-_NEW_TUPLE = tuple.__new__
 
 
 def encode_batch(transport: str, spans: list[Span], skipped: list[SkippedSpan]) -> bytes:
@@ -39,7 +38,7 @@ def decode_batch(blob: bytes) -> tuple[str, DecodeResult]:
     spans: list[Span] = []
     intern = sys.intern
     for trace_id, span_id, parent, service, name, kind, start, end, code, message, attributes in rows:
-        span: Span = _NEW_TUPLE(
+        span: Span = new_tuple(
             Span,
             (
                 ids.setdefault(trace_id, trace_id),
