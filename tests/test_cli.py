@@ -355,7 +355,10 @@ def test_a_mapped_input_gives_the_report_of_a_read_one(scenario_files, fmt, monk
     )
     path = scenario_files[INCIDENT, fmt]
     monkeypatch.setattr(inputs, "MAP_AT_BYTES", 1)
-    assert isinstance(inputs.map_source(str(path)), mmap.mmap)
+    mapped = inputs.map_source(str(path))
+    assert isinstance(mapped, mmap.mmap)
+    assert inputs.as_bytes(mapped) == path.read_bytes()
+    assert mapped.closed  # copied, so its pages do not count twice
     done = [
         subprocess.run(
             [sys.executable, "-c", code, threshold, str(path), "--json", "--jobs", "2"],

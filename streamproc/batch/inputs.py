@@ -155,8 +155,14 @@ def map_source(source: str) -> Contents:
 
 
 def as_bytes(contents: Contents) -> bytes:
-    """The contents as bytes: a mapped file is copied (decoders but the Jaeger fast path take bytes)."""
-    return contents if isinstance(contents, bytes) else contents[:]
+    """The contents as bytes (decoders but the Jaeger fast path take bytes): a mapped file is copied and
+    its mapping closed, so that its pages do not count against this process twice."""
+    if isinstance(contents, bytes):
+        return contents
+    copy = contents[:]
+    with contextlib.suppress(BufferError):  # still referenced: it goes when its last reference does
+        contents.close()
+    return copy
 
 
 def source_name(source: str) -> str:
