@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import random
 
-from streamproc.analyze.critical_path import critical_path
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamproc.analyze.critical_path import _sort_few, critical_path
 from streamproc.model import SpanKind
 from tests.builders import MS, span, suite_of, trace, tree
 
@@ -183,3 +187,21 @@ def test_slowest_path_entry_carries_what_a_waterfall_draws():
     assert rows["1"]["sections"] == [[0.0, 10.0], [95.0, 100.0]]
     assert (rows["2"]["start_ms"], rows["2"]["parent"], rows["2"]["sections"]) == (10.0, 0, [[10.0, 60.0]])
     assert (rows["4"]["parent"], rows["4"]["sections"], rows["4"]["error"]) == (0, [[60.0, 95.0]], False)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=16),
+    st.randoms(use_true_random=False),
+)
+def test_a_few_children_sort_in_walk_order_as_the_key_sort_does(bounds, rng: random.Random):
+    """The insertion sort used for up to 16 children orders them as the key sort (used beyond) does:
+    latest end first, then earliest start, then lowest span id; ties on the times are frequent here."""
+    numbers = rng.sample(range(1, 1000), len(bounds))
+    spans = tuple(span(number, 0, 0, 1) for number in numbers)
+    low = [min(a, b) for a, b in bounds]
+    high = [max(a, b) for a, b in bounds]
+    children = list(range(len(bounds)))
+    rng.shuffle(children)
+    expected = sorted(children, key=lambda c: (-high[c], low[c], spans[c].span_id))
+    _sort_few(children, low, high, spans)
+    assert children == expected

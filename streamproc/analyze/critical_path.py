@@ -18,21 +18,33 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from streamproc.analyze.schema import CriticalPath, CriticalPathShare
 from streamproc.analyze.stats import pct
 from streamproc.analyze.tree import TraceTree
-from streamproc.model import SpanKind, new_tuple, span_id_hex
+from streamproc.model import Span, SpanKind, span_id_hex
 from streamproc.units import ms
 
 OperationKey = tuple[str, str]
 
 
-class CriticalSection(NamedTuple):
-    span: int  # index into the tree's spans
-    start_ns: int
-    end_ns: int
+class CriticalSection:
+    """A stretch of the critical path. A plain class: compiled, it is built by a native constructor with
+    its integers unboxed (a NamedTuple or a dataclass is built by a Python-level function), two a span."""
+
+    __slots__ = ("end_ns", "span", "start_ns")
+
+    def __init__(self, span: int, start_ns: int, end_ns: int) -> None:
+        self.span = span  # index into the tree's spans
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+
+    def __repr__(self) -> str:
+        return f"CriticalSection(span={self.span}, start_ns={self.start_ns}, end_ns={self.end_ns})"
+
+
+#: Children of one span sorted by insertion up to this many (no key tuple per child), by key beyond.
+_INSERTION_SORT_AT_MOST = 16
 
 
 def critical_path(tree: TraceTree) -> list[CriticalSection]:
@@ -69,10 +81,35 @@ def _clamped_children(tree: TraceTree, root: int, low: list[int], high: list[int
             chosen.append(child)
             stack.append(child)
         if chosen:
-            if len(chosen) > 1:
+            if len(chosen) > _INSERTION_SORT_AT_MOST:
                 chosen.sort(key=lambda c: (-high[c], low[c], spans[c].span_id))
+            elif len(chosen) > 1:
+                _sort_few(chosen, low, high, spans)
             kept[parent] = chosen
     return kept
+
+
+def _sort_few(children: list[int], low: list[int], high: list[int], spans: tuple[Span, ...]) -> None:
+    """Sort a few children in walk order, as the key sort does: the latest (clamped) end first, then the
+    earliest start, then the lowest span id. By insertion: stable, and it allocates nothing."""
+    for i in range(1, len(children)):
+        child = children[i]
+        end, start = high[child], low[child]
+        j = i - 1
+        while j >= 0:
+            other = children[j]
+            other_end, other_start = high[other], low[other]
+            if other_end > end or (
+                other_end == end
+                and (
+                    other_start < start
+                    or (other_start == start and spans[other].span_id < spans[child].span_id)
+                )
+            ):
+                break
+            children[j + 1] = other
+            j -= 1
+        children[j + 1] = child
 
 
 def _root_path(tree: TraceTree, root: int, low: list[int], high: list[int]) -> list[CriticalSection]:
@@ -92,14 +129,14 @@ def _root_path(tree: TraceTree, root: int, low: list[int], high: list[int]) -> l
             cursor[node] = position + 1
             child_start, child_end = low[child], high[child]
             if point > child_end:
-                reversed_sections.append(new_tuple(CriticalSection, (node, child_end, point)))
+                reversed_sections.append(CriticalSection(node, child_end, point))
             points[-1] = child_start
             nodes.append(child)
             points.append(child_end)
         else:
             start = low[node]
             if point > start:
-                reversed_sections.append(new_tuple(CriticalSection, (node, start, point)))
+                reversed_sections.append(CriticalSection(node, start, point))
             nodes.pop()
             points.pop()
     reversed_sections.reverse()
