@@ -488,3 +488,11 @@ def test_otlp_json_entries_of_the_wrong_shape_are_skipped_with_a_reason():
         "an entry of spans is not an object",
         "an entry of resourceSpans is not an object",
     ]
+
+
+def test_each_attribute_field_has_a_preferred_key_and_at_most_one_other():
+    """`keeps` (one bit per field instead of per-field ranks) holds only while no field has three keys."""
+    from streamproc.model import ATTRIBUTE_INDEX, ATTRIBUTE_KEYS
+
+    assert all(1 <= len(keys) <= 2 for keys in ATTRIBUTE_KEYS.values())
+    assert {rank for _position, rank in ATTRIBUTE_INDEX.values()} == {0, 1}

@@ -213,7 +213,7 @@ def scalar_text(value: Any) -> str | None:
 def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
     """Keep only the attributes the analyses use; the preferred key wins where both conventions appear."""
     values: list[str | None] | None = None
-    ranks: list[int] | None = None
+    preferred = 0  # bit per field: its value came from its preferred key (rank 0)
     for key, value in pairs:
         slot = ATTRIBUTE_INDEX.get(key)
         if slot is None:
@@ -221,16 +221,25 @@ def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
         text = scalar_text(value)
         if text is None:
             continue
-        if values is None or ranks is None:
+        if values is None:
             values = [None] * _ATTRIBUTE_COUNT
-            ranks = [sys.maxsize] * _ATTRIBUTE_COUNT
         position, rank = slot
-        if rank < ranks[position]:
+        if keeps(values, preferred, position, rank):
             values[position] = text
-            ranks[position] = rank
+            if rank == 0:
+                preferred |= 1 << position
     if values is None:
         return NO_ATTRIBUTES
     return share_attributes(values)
+
+
+def keeps(values: list[str | None], preferred: int, position: int, rank: int) -> bool:
+    """Whether a value of `rank` for field `position` replaces what `values` holds: the first value of
+    the preferred key (rank 0) always does, the first of the other (rank 1) only where none is held (each
+    field has at most two keys, `ATTRIBUTE_KEYS`). No per-field ranks to allocate and reset per span."""
+    if rank == 0:
+        return not preferred >> position & 1
+    return values[position] is None
 
 
 class SharedValues(Generic[T]):

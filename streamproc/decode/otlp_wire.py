@@ -19,9 +19,15 @@ times) is skipped with its reason.
 from __future__ import annotations
 
 import struct
-import sys
 
-from streamproc.decode.common import DecodeResult, SpanProblem, intern_text, otlp_span, share_attributes
+from streamproc.decode.common import (
+    DecodeResult,
+    SpanProblem,
+    intern_text,
+    keeps,
+    otlp_span,
+    share_attributes,
+)
 from streamproc.decode.protowire import (
     LENGTH,
     MAX_DEPTH,
@@ -45,7 +51,6 @@ from streamproc.model import (
 )
 
 _ATTRIBUTE_COUNT = len(SpanAttributes._fields)
-_NO_RANK = sys.maxsize
 #: Attribute key -> its field's position in SpanAttributes << 8 | its preference rank (lower wins).
 _ATTRIBUTE_SLOTS: dict[bytes, int] = {
     key.encode(): position << 8 | rank for key, (position, rank) in ATTRIBUTE_INDEX.items()
@@ -180,11 +185,11 @@ def _value(data: bytes, pos: int, end: int, slot: int, depth: int) -> tuple[int,
 class _Attributes:
     """The analysed attributes of one span, collected in one pass (the preferred key wins); reused."""
 
-    __slots__ = ("ranks", "values")
+    __slots__ = ("preferred", "values")
 
     def __init__(self) -> None:
         self.values: list[str | None] | None = None
-        self.ranks: list[int] = [_NO_RANK] * _ATTRIBUTE_COUNT
+        self.preferred = 0  # see `keeps`
 
     def read(self, data: bytes, pos: int, end: int, depth: int) -> None:
         """Take the KeyValue between `pos` and `end` if its key is analysed and its value a scalar."""
@@ -196,9 +201,10 @@ class _Attributes:
             values = self.values = [None] * _ATTRIBUTE_COUNT
         position = slot >> 8
         rank = slot & 0xFF
-        if rank < self.ranks[position]:
+        if keeps(values, self.preferred, position, rank):
             values[position] = text
-            self.ranks[position] = rank
+            if rank == 0:
+                self.preferred |= 1 << position
 
     def take(self) -> SpanAttributes:
         """The attributes read since the last `take`."""
@@ -206,9 +212,7 @@ class _Attributes:
         if values is None:
             return NO_ATTRIBUTES
         self.values = None
-        ranks = self.ranks
-        for i in range(_ATTRIBUTE_COUNT):
-            ranks[i] = _NO_RANK
+        self.preferred = 0
         return share_attributes(values)
 
 
