@@ -191,15 +191,18 @@ class CriticalPathAnalyzer:
         self._remember(tree, per_span, sections)
 
     def _remember(self, tree: TraceTree, per_span: dict[int, int], sections: list[CriticalSection]) -> None:
-        order = bytes(255 - b for b in tree.trace_id)
         if self.keep <= 0:
             return
-        if len(self._slowest) >= self.keep and (tree.duration_ns, order) <= (
+        duration = tree.end_ns - tree.start_ns
+        if len(self._slowest) >= self.keep and duration < self._slowest[0].duration_ns:
+            return  # most traces: decided before the inverted id is made
+        order = bytes(255 - b for b in tree.trace_id)
+        if len(self._slowest) >= self.keep and (duration, order) <= (
             self._slowest[0].duration_ns,
             self._slowest[0].trace_id_order,
         ):
             return
-        item = _Slowest(tree.duration_ns, order, _path_entry(tree, per_span, sections))
+        item = _Slowest(duration, order, _path_entry(tree, per_span, sections))
         if len(self._slowest) < self.keep:
             heapq.heappush(self._slowest, item)
         else:

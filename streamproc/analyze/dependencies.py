@@ -126,11 +126,12 @@ class DependencyAnalyzer:
             edge.server_ns += call.server_ns
             index = grid_index(call.client_ns, EDGE_PER_DECADE)
             edge.latency[index] = edge.latency.get(index, 0) + 1
-        roots = set(tree.roots)
+        roots = tree.roots  # a tuple of one root, nearly always: no set to build
+        services = self.services
         for index, span in enumerate(tree.spans):
-            service = self.services.get(span.service)
+            service = services.get(span.service)
             if service is None:
-                service = self.services[span.service] = ServiceCalls()
+                service = services[span.service] = ServiceCalls()
             if span.kind in _ENTRIES or index in roots:
                 service.calls += 1
                 service.errors += span.status is StatusCode.ERROR

@@ -20,7 +20,7 @@ from streamproc.analyze.error_origins import ErrorAnalyzer, ErrorClass, classify
 from streamproc.analyze.insights import Insight, InsightAnalyzer, InsightOptions, find_insights
 from streamproc.analyze.schema import Report
 from streamproc.analyze.summary import DurationStore, SummaryAnalyzer
-from streamproc.analyze.tree import TraceTree, build_tree
+from streamproc.analyze.tree import TraceTree, build_tree, self_times
 from streamproc.model import Trace, new_tuple
 from streamproc.pickling import frozen_reduce
 
@@ -72,7 +72,7 @@ class TraceFindings(NamedTuple):
 
 def find(tree: TraceTree, options: AnalysisOptions) -> TraceFindings:
     sections = critical_path(tree)
-    self_ns = tree.self_times()
+    self_ns = self_times(tree)
     fields = (
         tree,
         find_bottlenecks(tree, self_ns, options.bottleneck_threshold_pct),
