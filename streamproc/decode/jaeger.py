@@ -18,9 +18,10 @@ from __future__ import annotations
 import mmap
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import msgspec
+from msgspec.structs import astuple
 
 from streamproc.decode.common import (
     DecodeResult,
@@ -34,7 +35,7 @@ from streamproc.decode.common import (
     parse_trace_id,
     to_int,
 )
-from streamproc.decode.jaeger_structs import SPLIT_DOCUMENT, TRACE, JaegerLog, JaegerSpan
+from streamproc.decode.jaeger_structs import SPLIT_DOCUMENT, TRACE, JaegerLog, JaegerReference, JaegerSpan
 from streamproc.model import UNKNOWN_SERVICE, SkippedSpan, SkipReason, Span, SpanKind, StatusCode, new_tuple
 from streamproc.units import NS_PER_US
 
@@ -150,15 +151,36 @@ def _service_names(processes: dict[str, Any]) -> dict[str, str]:
     }
 
 
+#: Positions of JaegerSpan's and JaegerReference's fields in `astuple`: one call reads every field (compiled,
+#: each attribute of a struct defined in an interpreted module is a generic lookup, a span has 15 of them).
+_SPAN_FIELDS = JaegerSpan.__struct_fields__
+_TRACE_ID: Final = _SPAN_FIELDS.index("traceID")
+_SPAN_ID: Final = _SPAN_FIELDS.index("spanID")
+_PARENT_ID: Final = _SPAN_FIELDS.index("parentSpanID")
+_NAME: Final = _SPAN_FIELDS.index("operationName")
+_REFERENCES: Final = _SPAN_FIELDS.index("references")
+_START: Final = _SPAN_FIELDS.index("startTime")
+_DURATION: Final = _SPAN_FIELDS.index("duration")
+_TAGS: Final = _SPAN_FIELDS.index("tags")
+_LOGS: Final = _SPAN_FIELDS.index("logs")
+_PROCESS_ID: Final = _SPAN_FIELDS.index("processID")
+_PROCESS: Final = _SPAN_FIELDS.index("process")
+_REF_TYPE: Final = JaegerReference.__struct_fields__.index("refType")
+_REF_TRACE_ID: Final = JaegerReference.__struct_fields__.index("traceID")
+_REF_SPAN_ID: Final = JaegerReference.__struct_fields__.index("spanID")
+
+
 def _span(
     raw: JaegerSpan, services: dict[str, str], trace_ids: dict[str, bytes], span_ids: dict[str, bytes]
 ) -> Span:
-    trace_id = _trace_id(raw.traceID, trace_ids)
-    span_id = span_ids.get(raw.spanID) if isinstance(raw.spanID, str) else None
+    fields = astuple(raw)
+    trace_id = _trace_id(fields[_TRACE_ID], trace_ids)
+    raw_span_id = fields[_SPAN_ID]
+    span_id = span_ids.get(raw_span_id) if isinstance(raw_span_id, str) else None
     if span_id is None:
-        span_id = parse_span_id(raw.spanID, short=True)
-        span_ids[raw.spanID] = span_id
-    start_us, duration_us = raw.startTime, raw.duration
+        span_id = parse_span_id(raw_span_id, short=True)
+        span_ids[raw_span_id] = span_id
+    start_us, duration_us = fields[_START], fields[_DURATION]
     if type(start_us) is not int or type(duration_us) is not int:
         start_us = to_int(start_us, "startTime")
         duration_us = to_int(duration_us, "duration")
@@ -166,16 +188,20 @@ def _span(
     end_ns = (start_us + duration_us) * NS_PER_US
     check_times(start_ns, end_ns)
 
-    tags = {tag.key: tag.value for tag in raw.tags or ()}
-    process = raw.process
+    tags: dict[Any, Any] = {}
+    for tag in fields[_TAGS] or ():
+        key, value = astuple(tag)
+        tags[key] = value
+    process = fields[_PROCESS]
     if isinstance(process, dict):
         service = intern_text(process.get("serviceName"), UNKNOWN_SERVICE)
     else:
-        service = services.get(raw.processID, UNKNOWN_SERVICE)
+        service = services.get(fields[_PROCESS_ID], UNKNOWN_SERVICE)
     status, message = _status(tags)
     pairs: Iterable[tuple[Any, Any]] = tags.items()
-    if raw.logs:
-        pairs = [*pairs, *_exception_fields(raw.logs)]
+    logs = fields[_LOGS]
+    if logs:
+        pairs = [*pairs, *_exception_fields(logs)]
     kind_tag = tags.get("span.kind")
     kind = _KINDS.get(kind_tag) if isinstance(kind_tag, str) else None
     return new_tuple(
@@ -183,9 +209,9 @@ def _span(
         (
             trace_id,
             span_id,
-            _parent(raw, trace_id, trace_ids, span_ids),
+            _parent(fields[_REFERENCES], fields[_PARENT_ID], trace_id, trace_ids, span_ids),
             service,
-            intern_text(raw.operationName),
+            intern_text(fields[_NAME]),
             kind if kind is not None else _KINDS.get(str(kind_tag).lower(), SpanKind.UNSPECIFIED),
             start_ns,
             end_ns,
@@ -206,19 +232,24 @@ def _trace_id(value: Any, cache: dict[str, bytes]) -> bytes:
 
 
 def _parent(
-    raw: JaegerSpan, trace_id: bytes, trace_ids: dict[str, bytes], span_ids: dict[str, bytes]
+    references: list[JaegerReference] | None,
+    parent_span_id: Any,
+    trace_id: bytes,
+    trace_ids: dict[str, bytes],
+    span_ids: dict[str, bytes],
 ) -> bytes:
-    if raw.references:
-        if len(raw.references) == 1:  # the common case: one CHILD_OF
-            only = raw.references[0]
-            if _same_trace(only.traceID, trace_id, trace_ids):
-                return _parent_id(only.spanID, span_ids)
-            return _parent_id(raw.parentSpanID, span_ids)
-        references = [ref for ref in raw.references if _same_trace(ref.traceID, trace_id, trace_ids)]
-        chosen = [ref for ref in references if ref.refType == "CHILD_OF"] or references
+    if references:
+        if len(references) == 1:  # the common case: one CHILD_OF
+            only = astuple(references[0])
+            if _same_trace(only[_REF_TRACE_ID], trace_id, trace_ids):
+                return _parent_id(only[_REF_SPAN_ID], span_ids)
+            return _parent_id(parent_span_id, span_ids)
+        fields = [astuple(ref) for ref in references]
+        same = [ref for ref in fields if _same_trace(ref[_REF_TRACE_ID], trace_id, trace_ids)]
+        chosen = [ref for ref in same if ref[_REF_TYPE] == "CHILD_OF"] or same
         if chosen:
-            return _parent_id(chosen[0].spanID, span_ids)
-    return _parent_id(raw.parentSpanID, span_ids)
+            return _parent_id(chosen[0][_REF_SPAN_ID], span_ids)
+    return _parent_id(parent_span_id, span_ids)
 
 
 def _parent_id(value: Any, span_ids: dict[str, bytes]) -> bytes:
