@@ -25,6 +25,7 @@ $(VENV)/.built-compiled: $(STAMP) setup.py $(SOURCES)
 	rm -f $(VENV)/.built-pure
 	find streamproc -name '*.so' -delete  # a module taken off the list must not load its old extension
 	$(BIN)/python setup.py --quiet build_ext --inplace
+	find streamproc -name '*.so' -exec touch {} +  # copied with their build time: a comment-only change left them "older"
 	touch $@
 
 $(VENV)/.built-pure: $(STAMP)

@@ -95,11 +95,16 @@ def find_insights(tree: TraceTree, options: InsightOptions) -> list[Insight]:
             spans, kids, options
         )
         owner = spans[parent]
-        calls = [i for i in kids if spans[i].kind in _CALL_KINDS or _other_service(spans[i], owner)]
-        durations = [spans[i].end_ns - spans[i].start_ns for i in calls]
-        sequential = len(calls) >= 2 and (
-            (saving := sum(durations) - max(durations)) >= least_saving and saving >= least_share
-        )
+        calls = total = longest = 0  # of the calls among the siblings: how many, their durations' sum and max
+        for i in kids:
+            sibling = spans[i]
+            if sibling.kind in _CALL_KINDS or _other_service(sibling, owner):
+                duration = sibling.end_ns - sibling.start_ns
+                calls += 1
+                total += duration
+                if duration > longest:  # noqa: PLR1730 - a comparison, not a call to max()
+                    longest = duration
+        sequential = calls >= 2 and (saving := total - longest) >= least_saving and saving >= least_share
         if repeats or sequential:
             ordered = sorted(kids, key=lambda i: (spans[i].start_ns, spans[i].end_ns, i))
             found += _sibling_insights(tree, parent, ordered, options, sequential=sequential)
