@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
+
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamproc.analyze.suite import AnalysisOptions, find
 from streamproc.live.assembler import AssemblerLimits
-from streamproc.live.families import CounterFamily
+from streamproc.live.families import CounterFamily, bucket_index
 from streamproc.live.metrics import LiveMetrics, MetricsCollector, Scrape
 from streamproc.live.pipeline import LivePipeline
 from streamproc.live.retained import RetainedTraces
@@ -110,3 +114,13 @@ def test_call_counters_equal_their_histograms_counts_overflow_included():
     assert sum(requests.values()) == 5.0
     overflow = metrics.overflow_counts()
     assert overflow["trace_total"] == overflow["trace_duration_ms"] == 2
+
+
+@given(
+    st.lists(st.floats(allow_nan=False), max_size=20).map(lambda bounds: tuple(sorted(bounds))),
+    st.floats(allow_nan=True),
+)
+def test_bucket_index_is_bisect_left(bounds, value):
+    """The histogram's written-out binary search finds the bucket bisect_left finds, NaN and infinities
+    included."""
+    assert bucket_index(bounds, value) == bisect.bisect_left(bounds, value)

@@ -9,8 +9,7 @@ instances.
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -29,12 +28,25 @@ class _Histogram:
     exemplars: list[tuple[str, float] | None]  # per bucket: the latest trace id and its observed value
     total: float = 0.0
 
-    def observe(self, bounds: Sequence[float], value: float, trace_id: str | None) -> None:
-        index = bisect.bisect_left(bounds, value)
+    def observe(self, bounds: tuple[float, ...], value: float, trace_id: str | None) -> None:
+        index = bucket_index(bounds, value)
         self.counts[index] += 1
         self.total += value
         if trace_id is not None:
             self.exemplars[index] = (trace_id, value)
+
+
+def bucket_index(bounds: tuple[float, ...], value: float) -> int:
+    """`bisect.bisect_left(bounds, value)`: the bucket whose upper bound is the first at or above `value`.
+    Written out: compiled, it compares unboxed floats (the bisect module takes a boxed value per call)."""
+    low, high = 0, len(bounds)
+    while low < high:
+        middle = (low + high) >> 1
+        if bounds[middle] < value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 class _Family(Generic[T]):
