@@ -25,7 +25,9 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class _Histogram:
     counts: list[int]
-    exemplars: list[tuple[str, float] | None]  # per bucket: the latest trace id and its observed value
+    # Per bucket, the latest trace id and its observed value (two lists: no tuple per observation).
+    exemplar_ids: list[str | None]
+    exemplar_values: list[float]
     total: float = 0.0
 
     def observe(self, bounds: tuple[float, ...], value: float, trace_id: str | None) -> None:
@@ -33,7 +35,15 @@ class _Histogram:
         self.counts[index] += 1
         self.total += value
         if trace_id is not None:
-            self.exemplars[index] = (trace_id, value)
+            self.exemplar_ids[index] = trace_id
+            self.exemplar_values[index] = value
+
+    def exemplars(self) -> list[tuple[str, float] | None]:
+        """Per bucket, its exemplar (trace id, value), if one was observed."""
+        return [
+            None if trace_id is None else (trace_id, value)
+            for trace_id, value in zip(self.exemplar_ids, self.exemplar_values, strict=True)
+        ]
 
 
 def bucket_index(bounds: tuple[float, ...], value: float) -> int:
@@ -124,7 +134,7 @@ class HistogramFamily(_Family[_Histogram]):
 
     def _new(self) -> _Histogram:
         size = len(self.buckets) + 1
-        return _Histogram([0] * size, [None] * size)
+        return _Histogram([0] * size, [None] * size, [0.0] * size)
 
     def observe(self, labels: Labels, value: float, trace_id: str | None = None) -> None:
         histogram = self._slot(labels)
@@ -135,9 +145,9 @@ class HistogramFamily(_Family[_Histogram]):
     def exemplar_trace_ids(self) -> Iterator[str]:
         """The trace ids the buckets' exemplars name now."""
         for _labels, histogram in self.labelled():
-            for exemplar in histogram.exemplars:
-                if exemplar is not None:
-                    yield exemplar[0]
+            for trace_id in histogram.exemplar_ids:
+                if trace_id is not None:
+                    yield trace_id
 
     def render(self, shows: Callable[[str], bool] | None = None) -> Metric:
         """The family's samples; a bucket's exemplar only where `shows(trace_id)` (None: always)."""
@@ -145,7 +155,7 @@ class HistogramFamily(_Family[_Histogram]):
         for labels, histogram in self.labelled():
             cumulative = 0
             for bound, count, exemplar in zip(
-                self._bounds, histogram.counts, histogram.exemplars, strict=True
+                self._bounds, histogram.counts, histogram.exemplars(), strict=True
             ):
                 cumulative += count
                 sample_exemplar = (
