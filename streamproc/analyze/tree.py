@@ -40,14 +40,10 @@ class TraceTree(NamedTuple):
     def is_error(self) -> bool:
         return self.error_span_count > 0
 
-    def self_times(self) -> list[int]:
-        """Each span's duration minus the union of its children's intervals clipped to it (floor 0)."""
-        return self_times(self)
-
 
 def self_times(tree: TraceTree) -> list[int]:
-    """`TraceTree.self_times`, as a function: compiled, a direct call (a NamedTuple's method is called
-    through Python's method lookup), by index rather than `zip`."""
+    """Each span's duration minus the union of its children's intervals clipped to it (floor 0). A
+    function, not a method of the NamedTuple: compiled, a direct call rather than Python's method lookup."""
     spans = tree.spans
     children = tree.children
     result = []
