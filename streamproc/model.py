@@ -62,6 +62,7 @@ class SpanAttributes(NamedTuple):
 
 
 NO_ATTRIBUTES = SpanAttributes()
+ATTRIBUTE_COUNT = len(SpanAttributes._fields)
 
 #: Attribute keys per field of SpanAttributes, preferred key first (the newer semantic convention).
 ATTRIBUTE_KEYS: dict[str, tuple[str, ...]] = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from streamproc.model import (
+    ATTRIBUTE_COUNT,
     ATTRIBUTE_INDEX,
     NAME_LIMIT,
     NO_ATTRIBUTES,
@@ -28,7 +29,6 @@ from streamproc.model import (
 T = TypeVar("T")
 
 TRACE_ID_BYTES = 16
-_ATTRIBUTE_COUNT = len(SpanAttributes._fields)
 
 
 class SpanProblem(Exception):  # noqa: N818 - a signal inside decoders, never raised past them
@@ -222,7 +222,7 @@ def extract_attributes(pairs: Iterable[tuple[str, Any]]) -> SpanAttributes:
         if text is None:
             continue
         if values is None:
-            values = [None] * _ATTRIBUTE_COUNT
+            values = [None] * ATTRIBUTE_COUNT
         position, rank = slot
         if keeps(values, preferred, position, rank):
             values[position] = text

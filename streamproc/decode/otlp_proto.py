@@ -7,7 +7,6 @@ test holds the two equal); the span checks both apply are `common.otlp_span`'s.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,10 +21,12 @@ from streamproc.decode.common import (
     DecodeResult,
     SpanProblem,
     intern_text,
+    keeps,
     otlp_span,
     share_attributes,
 )
 from streamproc.model import (
+    ATTRIBUTE_COUNT,
     ATTRIBUTE_INDEX,
     NO_ATTRIBUTES,
     UNKNOWN_SERVICE,
@@ -33,9 +34,6 @@ from streamproc.model import (
     Span,
     SpanAttributes,
 )
-
-_ATTRIBUTE_COUNT = len(SpanAttributes._fields)
-_NO_RANK = sys.maxsize
 
 
 def any_value(value: PB2AnyValue) -> Any:
@@ -74,7 +72,7 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
     The hot path of the receiver: the generic route (pairs, then `extract_attributes`) cost twice as much.
     """
     values: list[str | None] | None = None
-    ranks: list[int] = []
+    preferred = 0  # see `keeps`
     sources: list[Iterable[PB2KeyValue]] = [key_values]
     for event in events:
         if event.name == "exception":
@@ -85,26 +83,31 @@ def _attributes(key_values: Iterable[PB2KeyValue], events: Iterable[PB2Span.Even
             slot = ATTRIBUTE_INDEX.get(kv.key)
             if slot is None:
                 continue
-            value = kv.value
-            which = value.WhichOneof("value")
-            if which == "string_value":
-                text = value.string_value
-            elif which == "int_value":
-                text = str(value.int_value)
-            elif which == "bool_value":
-                text = "true" if value.bool_value else "false"
-            elif which == "double_value":
-                text = str(value.double_value)
-            else:
+            text = _scalar_text(kv.value)
+            if text is None:
                 continue
             if values is None:
-                values = [None] * _ATTRIBUTE_COUNT
-                ranks = [_NO_RANK] * _ATTRIBUTE_COUNT
+                values = [None] * ATTRIBUTE_COUNT
             position, rank = slot
-            if rank < ranks[position]:
+            if keeps(values, preferred, position, rank):
                 values[position] = text
-                ranks[position] = rank
+                if rank == 0:
+                    preferred |= 1 << position
     return NO_ATTRIBUTES if values is None else share_attributes(values)
+
+
+def _scalar_text(value: PB2AnyValue) -> str | None:
+    """A scalar AnyValue as text, read by its oneof case (booleans lowercase); None for anything else."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return str(value.int_value)
+    if which == "bool_value":
+        return "true" if value.bool_value else "false"
+    if which == "double_value":
+        return str(value.double_value)
+    return None
 
 
 def _span(span: PB2Span, service: str, ids: dict[bytes, bytes]) -> Span:

@@ -42,6 +42,7 @@ from streamproc.decode.protowire import (
     skip_field,
 )
 from streamproc.model import (
+    ATTRIBUTE_COUNT,
     ATTRIBUTE_INDEX,
     NO_ATTRIBUTES,
     UNKNOWN_SERVICE,
@@ -50,7 +51,6 @@ from streamproc.model import (
     SpanAttributes,
 )
 
-_ATTRIBUTE_COUNT = len(SpanAttributes._fields)
 #: Attribute key -> its field's position in SpanAttributes << 8 | its preference rank (lower wins).
 _ATTRIBUTE_SLOTS: dict[bytes, int] = {
     key.encode(): position << 8 | rank for key, (position, rank) in ATTRIBUTE_INDEX.items()
@@ -198,7 +198,7 @@ class _Attributes:
             return
         values = self.values
         if values is None:
-            values = self.values = [None] * _ATTRIBUTE_COUNT
+            values = self.values = [None] * ATTRIBUTE_COUNT
         position = slot >> 8
         rank = slot & 0xFF
         if keeps(values, self.preferred, position, rank):
